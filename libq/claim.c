@@ -1,0 +1,168 @@
+/*
+ * claim.c: claiming ready chunks and handing them back.
+ *
+ * State table (one chunk, shard s):
+ *
+ *   state    entry                              moved on by
+ *   ready    ready/<s>/<D>.a<N>/                q_claim_next: rename to
+ *                                               claim/<s>/<D>.a<N>@<worker>
+ *   claimed  claim/<s>/<D>.a<N>@<worker>/       q_commit (record, then
+ *                                               rmdir); q_claim_handback
+ *                                               (rename back to ready)
+ *
+ * Design notes
+ * 1. The claim destination is unique to this worker and attempt, so
+ *    ownership after any rename error is decided by looking: if our claim
+ *    name exists, we won (a retried NFS rename can report ENOENT to the
+ *    winner); if not, we lost the race and move on.
+ * 2. A claim reads one shard directory (a few hundred entries at most,
+ *    job.c design note 3), never the whole ready set. Workers start at
+ *    different shards to spread contention, and take the lowest chunk of
+ *    a shard first so a job runs roughly in submission order.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jobh_internal.h"
+#include "sysio.h"
+
+struct ready_entry {
+	uint64_t chunk;
+	unsigned attempt;
+};
+
+static int cmp_ready(const void *a, const void *b)
+{
+	const struct ready_entry *x = a, *y = b;
+	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* List ready entries of one shard (at most `max`), lowest chunk first. */
+static int list_shard(int fd, struct ready_entry **out, size_t *n_out,
+		      size_t max)
+{
+	int dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	struct ready_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && n < max) {
+		struct ready_entry e;
+		/* Anything else (dot files, junk) is not a ready chunk. */
+		if (!q__parse_ready_name(de->d_name, &e.chunk, &e.attempt))
+			continue;
+		q__grow(&v, &cap, n + 1, sizeof(*v));
+		v[n++] = e;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_ready);
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+static bool claimed_by_us(int claimfd, const char *name)
+{
+	struct stat st;
+	return fstatat(claimfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int q_claim_next(struct q_jobh *h, const char *worker_id,
+		 unsigned start_shard, struct q_claim *claim,
+		 struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	char where[512];
+
+	if (q_jobh_finished(h))
+		return 0;
+	for (unsigned i = 0; i < job->nshards; i++) {
+		unsigned s = (start_shard + i) % job->nshards;
+		int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, s);
+		int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
+		if (readyfd < 0 || claimfd < 0) {
+			int e = readyfd < 0 ? -readyfd : -claimfd;
+			if (e == ENOENT && q_jobh_finished(h))
+				return 0;
+			q__jobh_where(h, "ready", where, sizeof(where));
+			return q_error_set(err, Q_ERR_SYSTEM, e,
+					   "cannot open '%s/%u'", where, s);
+		}
+		struct ready_entry *v = NULL;
+		size_t n = 0;
+		int ret = list_shard(readyfd, &v, &n, 4096);
+		if (ret < 0) {
+			q__jobh_where(h, "ready", where, sizeof(where));
+			return q_error_set(err, Q_ERR_SYSTEM, -ret,
+					   "cannot read '%s/%u'", where, s);
+		}
+		for (size_t k = 0; k < n; k++) {
+			char from[48];
+			/* Entries in the wrong shard or beyond the job are
+			 * junk: never claim them. */
+			if (v[k].chunk >= job->nchunks ||
+			    q_job_shard_of(job, v[k].chunk) != s)
+				continue;
+			q__ready_name(from, sizeof(from), v[k].chunk,
+				      v[k].attempt);
+			snprintf(claim->name, sizeof(claim->name), "%s@%s", from,
+				 worker_id);
+			if (q__renameat(readyfd, from, claimfd, claim->name) !=
+				    0 &&
+			    !claimed_by_us(claimfd, claim->name)) {
+				if (errno == ENOENT)
+					continue; /* lost the race */
+				int e = errno;
+				free(v);
+				q__jobh_where(h, "claim", where, sizeof(where));
+				return q_error_set(err, Q_ERR_SYSTEM, e,
+						   "cannot claim '%s/%u/%s'",
+						   where, s, claim->name);
+			}
+			claim->chunk = v[k].chunk;
+			claim->attempt = v[k].attempt;
+			claim->shard = s;
+			claim->claimed_ns = q__now_ns();
+			free(v);
+			return 1;
+		}
+		free(v);
+	}
+	return 0;
+}
+
+int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
+		     struct q_error *err)
+{
+	char ready[48], where[512];
+	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
+	int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, claim->shard);
+	if (claimfd < 0 || readyfd < 0)
+		return q_error_set(err, Q_ERR_SYSTEM,
+				   claimfd < 0 ? -claimfd : -readyfd,
+				   "cannot open job %llu's shard %u",
+				   (unsigned long long)h->job->id, claim->shard);
+	q__ready_name(ready, sizeof(ready), claim->chunk, claim->attempt);
+	if (q__renameat(claimfd, claim->name, readyfd, ready) != 0) {
+		struct stat st;
+		if (fstatat(readyfd, ready, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		q__jobh_where(h, "claim", where, sizeof(where));
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot hand back '%s/%u/%s'", where,
+				   claim->shard, claim->name);
+	}
+	return 0;
+}

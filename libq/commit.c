@@ -1,0 +1,360 @@
+/*
+ * commit.c: finishing a chunk.
+ *
+ * State table (chunk D, shard s, worker W, attempt N):
+ *
+ *   step  entries after the step                       operation
+ *   0     claim/<s>/D.aN@W, todo/<s>/D, tmp outputs    (running)
+ *   1     + out/<s>/<item>.aN.W.{out,err} (big ones)   rename, fsync dir
+ *   2     + tmp/<record> (fsynced)                     write, fsync, close
+ *   3     + done/<s>/D        <- visible: D finished   link (first wins),
+ *                                                      fsync done/<s>
+ *   4     - claim/<s>/D.aN@W                           rmdir
+ *   5     - todo/<s>/D (and todo/<s>, todo/ when last) unlink, rmdir
+ *   6     dependents released                          promote.c
+ *
+ * Design notes
+ * 1. Durable before visible: outputs and the record are fsynced, and so
+ *    is every directory that gained an entry, before the record's name
+ *    appears in done/.
+ * 2. First record wins: link() never replaces, so a late attempt (a
+ *    worker presumed dead) cannot overwrite the result that counts; it
+ *    removes its own outputs and reports that it lost.
+ * 3. A record in done/ dominates: if a crash leaves the claim or the todo
+ *    entry behind after step 3, the repair sweep removes them and
+ *    releases the dependents; every step after 3 is idempotent.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jobh_internal.h"
+#include "sysio.h"
+
+/* Outputs up to this size go into the record; bigger ones get a file. */
+#define Q_INLINE_MAX (64 * 1024)
+/* A record's inline data stops growing here; later outputs get files. */
+#define Q_INLINE_BUDGET ((size_t)8 << 20)
+
+int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
+{
+	unsigned s = q_job_shard_of(h->job, chunk);
+	char name[32];
+
+	int fd = q__jobh_shard_fd(h, Q_SHARD_TODO, s);
+	if (fd == -ENOENT)
+		return 0; /* the shard (or the job) is already counted off */
+	if (fd < 0)
+		return fd;
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)chunk);
+	if (q__unlinkat(fd, name, 0) != 0 && errno != ENOENT)
+		return -errno;
+	int rootfd = q__jobh_dir_fd(h, Q_DIR_TODO);
+	if (rootfd == -ENOENT)
+		return 0;
+	if (rootfd < 0)
+		return rootfd;
+	snprintf(name, sizeof(name), "%u", s);
+	int ret = q__rmdir(rootfd, name);
+	if (ret == -ENOTEMPTY)
+		return 0;
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
+	ret = q__rmdir(h->dirfd, "todo");
+	if (ret == 0 || ret == -ENOENT) {
+		h->finished = true;
+		return 0;
+	}
+	return ret == -ENOTEMPTY ? 0 : ret;
+}
+
+int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
+			  uint64_t chunk)
+{
+	int ret = q__release_dependents_in(h, cache, h->job->id, chunk);
+	if (ret < 0)
+		return ret;
+
+	/* Later jobs that registered an interest in this one. */
+	int wfd = q__jobh_dir_fd(h, Q_DIR_WATCH);
+	if (wfd < 0)
+		return wfd == -ENOENT ? 0 : wfd;
+	int dfd = dup(wfd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		uint64_t id;
+		if (!q_job_id_parse(de->d_name, &id) || id == h->job->id)
+			continue;
+		q__grow(&ids, &cap, n + 1, sizeof(*ids));
+		ids[n++] = id;
+	}
+	closedir(d);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct q_jobh *wh = q_jobcache_get(cache, ids[i], NULL);
+		if (!wh)
+			continue; /* gone, or damaged: nothing to wake */
+		ret = q__release_dependents_in(wh, cache, h->job->id, chunk);
+	}
+	free(ids);
+	return ret;
+}
+
+struct moved {
+	char name[Q_CLAIM_NAME_MAX];
+};
+
+/* Put one output stream in the record (inline) or in out/ (file). */
+static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
+			bool is_err, const char *tmpname, struct q_buf *data,
+			struct q_stream *st, struct moved *moved,
+			bool *moved_any)
+{
+	struct q_spool *sp = h->sp;
+	memset(st, 0, sizeof(*st));
+	moved->name[0] = '\0';
+	if (!tmpname[0])
+		return 0;
+	int fd = openat(sp->tmpfd, tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	struct stat stt;
+	if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+		int e = errno ? errno : EINVAL;
+		close(fd);
+		return -e;
+	}
+	size_t size = (size_t)stt.st_size;
+	int ret = 0;
+	if (size == 0) {
+		/* nothing to keep */
+	} else if (size <= Q_INLINE_MAX && data->len + size <= Q_INLINE_BUDGET) {
+		size_t off = data->len, got = 0;
+		char buf[65536];
+		while (got < size) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				ret = -errno;
+				break;
+			}
+			if (n == 0)
+				break;
+			q__buf_add(data, buf, (size_t)n);
+			got += (size_t)n;
+		}
+		st->where = Q_STREAM_INLINE;
+		st->offset = off;
+		st->length = data->len - off;
+	} else {
+		/* Its own file, durable before the record names it. */
+		int outfd = q__jobh_shard_fd(h, Q_SHARD_OUT,
+					     q_job_shard_of(h->job, rec->chunk));
+		if (outfd < 0) {
+			ret = outfd;
+		} else if (q__fsync(fd) != 0) {
+			ret = -errno;
+		} else {
+			q__record_stream_name(moved->name, sizeof(moved->name),
+					      rec, i, is_err);
+			if (q__renameat(sp->tmpfd, tmpname, outfd,
+					moved->name) != 0) {
+				ret = -errno;
+				moved->name[0] = '\0';
+			} else {
+				st->where = Q_STREAM_FILE;
+				st->length = size;
+				*moved_any = true;
+			}
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+static void remove_moved(struct q_jobh *h, uint64_t chunk,
+			 struct moved *moved, size_t n)
+{
+	int outfd = q__jobh_shard_fd(h, Q_SHARD_OUT,
+				     q_job_shard_of(h->job, chunk));
+	if (outfd < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (moved[i].name[0])
+			(void)q__unlinkat(outfd, moved[i].name, 0);
+}
+
+int q_commit(struct q_jobh *h, struct q_jobcache *cache,
+	     const struct q_claim *claim, const char *worker_id,
+	     struct q_outcome *outcomes, size_t n, struct q_error *err)
+{
+	struct q_spool *sp = h->sp;
+	struct q_record rec = { 0 };
+	struct q_buf data = Q_BUF_INIT, text = Q_BUF_INIT;
+	char tmpname[Q_CLAIM_NAME_MAX], name[32], where[512];
+	struct moved *moved = q__calloc(2 * n + 1, sizeof(*moved));
+	bool moved_any = false;
+	int ret = 0, won = 0;
+	uint64_t first, count;
+
+	q_job_chunk_items(h->job, claim->chunk, &first, &count);
+	if (n != count) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, EINVAL,
+				  "commit of chunk %llu with %zu outcomes, "
+				  "expected %llu",
+				  (unsigned long long)claim->chunk, n,
+				  (unsigned long long)count);
+		goto out;
+	}
+	rec.job = h->job->id;
+	rec.chunk = claim->chunk;
+	rec.attempt = claim->attempt;
+	rec.first = first;
+	rec.count = count;
+	rec.worker = (char *)worker_id;
+	rec.host = (char *)q__hostname();
+	rec.claimed_ns = claim->claimed_ns;
+	rec.items = q__calloc(count, sizeof(*rec.items));
+
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct q_outcome *o = &outcomes[i];
+		struct q_item_record *r = &rec.items[i];
+		r->item = first + i;
+		r->state = o->state;
+		r->exit_code = o->exit_code;
+		r->start_ns = o->start_ns;
+		r->end_ns = o->end_ns;
+		r->slot = o->slot;
+		r->reason = o->reason[0] ? o->reason : NULL;
+		ret = place_stream(h, &rec, i, false, o->out_tmp, &data,
+				   &r->out, &moved[2 * i], &moved_any);
+		if (ret == 0)
+			ret = place_stream(h, &rec, i, true, o->err_tmp, &data,
+					   &r->err, &moved[2 * i + 1],
+					   &moved_any);
+	}
+	if (ret < 0) {
+		q__jobh_where(h, "out", where, sizeof(where));
+		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
+				  "cannot store the outputs of chunk %llu in "
+				  "'%s'", (unsigned long long)claim->chunk,
+				  where);
+		goto out_unmove;
+	}
+	if (moved_any) {
+		int outfd = q__jobh_shard_fd(h, Q_SHARD_OUT, claim->shard);
+		if (outfd < 0 || q__fsync_dir(outfd) != 0) {
+			q__jobh_where(h, "out", where, sizeof(where));
+			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+					  "cannot sync '%s/%u'", where,
+					  claim->shard);
+			goto out_unmove;
+		}
+	}
+	rec.data = data.data;
+	rec.data_len = data.len;
+	q__record_format(&rec, &text);
+	if ((ret = q__tmp_write(sp, "record", text.data, text.len, tmpname,
+				sizeof(tmpname), err)) < 0)
+		goto out_unmove;
+
+	int donefd = q__jobh_shard_fd(h, Q_SHARD_DONE, claim->shard);
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)claim->chunk);
+	ret = donefd < 0 ? donefd
+			 : q__publish_first(sp, tmpname, donefd, name);
+	q__tmp_remove(sp, tmpname);
+	if (ret == -EEXIST) {
+		won = 0;           /* another attempt's record counts */
+		ret = 0;
+		remove_moved(h, claim->chunk, moved, 2 * n);
+	} else if (ret < 0) {
+		q__jobh_where(h, "done", where, sizeof(where));
+		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
+				  "cannot publish the record of chunk %llu in "
+				  "'%s/%u'", (unsigned long long)claim->chunk,
+				  where, claim->shard);
+		goto out_unmove;
+	} else {
+		won = 1;
+	}
+
+	/* Steps 4 to 6: idempotent clean-up and wake-ups. */
+	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
+	if (claimfd >= 0 &&
+	    q__unlinkat(claimfd, claim->name, AT_REMOVEDIR) != 0) {
+		/* A cancelled waiting chunk's claim still holds its wait
+		 * buckets (cancel.c); anything else is worth a warning. */
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			q__remove_tree(claimfd, claim->name);
+		else if (errno != ENOENT)
+			fprintf(stderr, "spoolq: warning: cannot remove claim "
+				"'%s': %s\n", claim->name, strerror(errno));
+	}
+	if ((ret = q__todo_countdown(h, claim->chunk)) < 0) {
+		q__jobh_where(h, "todo", where, sizeof(where));
+		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
+				  "cannot count chunk %llu off '%s'",
+				  (unsigned long long)claim->chunk, where);
+		goto out;
+	}
+	if ((ret = q__release_dependents(h, cache, claim->chunk)) < 0) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
+				  "cannot release the tasks waiting for chunk "
+				  "%llu of job %llu",
+				  (unsigned long long)claim->chunk,
+				  (unsigned long long)h->job->id);
+		goto out;
+	}
+	ret = won;
+	goto out;
+out_unmove:
+	remove_moved(h, claim->chunk, moved, 2 * n);
+out:
+	/* The temporaries are consumed in every case. */
+	for (size_t i = 0; i < n; i++) {
+		q__tmp_remove(sp, outcomes[i].out_tmp);
+		q__tmp_remove(sp, outcomes[i].err_tmp);
+	}
+	if (rec.items)
+		free(rec.items);
+	q__buf_release(&data);
+	q__buf_release(&text);
+	free(moved);
+	return ret;
+}
+
+int q__finish_chunk_as(struct q_jobh *h, struct q_jobcache *cache,
+		       const struct q_claim *claim, const char *who,
+		       enum q_state state, const char *reason,
+		       struct q_error *err)
+{
+	uint64_t first, count;
+	q_job_chunk_items(h->job, claim->chunk, &first, &count);
+	struct q_outcome *o = q__calloc(count, sizeof(*o));
+	int64_t now = q__now_ns();
+	for (uint64_t i = 0; i < count; i++) {
+		o[i].item = first + i;
+		o[i].state = state;
+		o[i].exit_code = Q_EXIT_NONE;
+		o[i].start_ns = o[i].end_ns = now;
+		snprintf(o[i].reason, sizeof(o[i].reason), "%s", reason);
+	}
+	int ret = q_commit(h, cache, claim, who, o, count, err);
+	free(o);
+	return ret;
+}

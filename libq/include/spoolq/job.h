@@ -1,0 +1,162 @@
+/*
+ * spoolq/job.h: a job, the unit qsubmit publishes.
+ *
+ * A job is a flat array of items (tasks) numbered 0..nitems-1 in submission
+ * order. Items come in groups: a group is one task definition (a command, a
+ * kernel, or the lines of a --tasks file) with a name, and for an array one
+ * item per index. Items are claimed in chunks (consecutive runs of items
+ * of one group) so that a million-item array is a few thousand spool
+ * entries, not a million. Dependencies are per group: "after" a range of
+ * items of this or an earlier job, either all of them (ALL) or element-wise
+ * (EACH: item k of the group waits for item first+k).
+ *
+ * Building and submitting:
+ *   struct q_job *job = q_job_new("sweep");
+ *   struct q_group *g = q_job_add_group(job, "run", Q_TASK_COMMAND);
+ *   q_group_add_argv(g, "echo"); ... g->count = 100; g->array = true;
+ *   if (q_submit(spool, job, &err) < 0) ...   // sets job->id
+ *   q_job_release(job);
+ *
+ * Loading a published job (workers, qstatus, qcollect):
+ *   q_job_load(spool, id, &job, &err); ... q_job_release(job);
+ *
+ * A struct q_job owns every string and array it points to.
+ */
+#ifndef SPOOLQ_JOB_H
+#define SPOOLQ_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spoolq/error.h>
+#include <spoolq/export.h>
+
+struct q_spool;
+
+enum q_task_kind {
+	Q_TASK_COMMAND,   /* argv run as a child process */
+	Q_TASK_KERNEL,    /* a C kernel run inside the worker */
+	Q_TASK_LINES,     /* one shell line per item (qsubmit --tasks) */
+};
+
+enum q_after_mode {
+	Q_AFTER_ALL,      /* every item of the group waits for the range */
+	Q_AFTER_EACH,     /* item k waits for item first+k of the range */
+};
+
+struct q_after {
+	uint64_t job;      /* the job holding the range; 0 means this job */
+	uint64_t first;    /* first item of the range */
+	uint64_t count;    /* items in the range */
+	enum q_after_mode mode;
+	char *label;       /* as the user wrote it, for messages */
+	int64_t barrier;   /* set by q_job_finalize: barrier index, or -1
+			    * when the group's chunks wait on the range's
+			    * chunks directly */
+};
+
+struct q_group {
+	char *name;
+	enum q_task_kind kind;
+	uint64_t first;        /* first item (set by q_job_finalize) */
+	uint64_t count;        /* number of items (array length, or 1) */
+	int64_t index_base;    /* array index of the first item */
+	bool array;            /* items are an array: {i} and Q_INDEX vary */
+	unsigned threads;      /* cores per item, >= 1 */
+	uint64_t chunk_size;   /* items per chunk; 0: chosen by spoolq */
+	char **argv;           /* Q_TASK_COMMAND: program and arguments */
+	size_t argc;
+	char *kernel;          /* Q_TASK_KERNEL: kernel name */
+	char **args;           /* Q_TASK_KERNEL: "KEY=VALUE" */
+	size_t nargs;
+	char **env;            /* extra environment "KEY=VALUE" */
+	size_t nenv;
+	char *cwd;             /* working directory, or NULL */
+	struct q_after *after;
+	size_t nafter;
+	uint64_t first_chunk;  /* set by q_job_finalize */
+	uint64_t nchunks;      /* set by q_job_finalize */
+};
+
+/* A barrier collects an ALL dependency on many chunks into one unit. */
+struct q_barrier {
+	uint64_t job;          /* 0 = this job */
+	uint64_t first, count; /* the item range it waits for */
+};
+
+struct q_job {
+	uint64_t id;           /* 0 until submitted */
+	char *name;
+	uint32_t uid;
+	int64_t submitted_ns;
+	char *submit_host;
+	uint64_t nitems;
+	uint64_t nchunks;
+	unsigned nshards;
+	struct q_group *groups;
+	size_t ngroups;
+	struct q_barrier *barriers;
+	size_t nbarriers;
+	char *lines;           /* Q_TASK_LINES: all lines, '\n'-separated */
+	size_t lines_len;
+	uint64_t *line_off;    /* start of each line (nitems of the group) */
+	size_t nlines;
+	size_t cap_groups, cap_barriers;
+};
+
+Q_EXPORT struct q_job *q_job_new(const char *name);
+Q_EXPORT void q_job_release(struct q_job *job);
+
+/* Append a group; the pointer stays valid until the next add. */
+Q_EXPORT struct q_group *q_job_add_group(struct q_job *job, const char *name,
+					 enum q_task_kind kind);
+Q_EXPORT void q_group_add_argv(struct q_group *g, const char *arg);
+Q_EXPORT void q_group_add_arg(struct q_group *g, const char *key_value);
+Q_EXPORT void q_group_add_env(struct q_group *g, const char *key_value);
+Q_EXPORT void q_group_add_after(struct q_group *g, const struct q_after *a);
+/* Take the --tasks lines (one item per non-empty line). */
+Q_EXPORT void q_job_set_lines(struct q_job *job, char *lines, size_t len);
+
+/* Lay out items and chunks, validate; done by q_submit. */
+Q_EXPORT int q_job_finalize(struct q_job *job, struct q_error *err);
+
+/*
+ * Validate, stage and publish the job in the spool, atomically; sets
+ * job->id. Q_ERR_INPUT for a job that cannot be submitted as it is (the
+ * spool is then unchanged), Q_ERR_SYSTEM for I/O failures.
+ */
+Q_EXPORT int q_submit(struct q_spool *spool, struct q_job *job,
+		      struct q_error *err);
+
+Q_EXPORT int q_job_load(struct q_spool *spool, uint64_t id,
+			struct q_job **job_out, struct q_error *err);
+
+/*
+ * Resolve a job reference: a job id ("12") or a job name (the most recent
+ * job with that name). Q_ERR_INPUT when there is no such job.
+ */
+Q_EXPORT int q_job_resolve(struct q_spool *spool, const char *ref,
+			   uint64_t *id_out, struct q_error *err);
+
+/* Every published job id, ascending. *ids_out is malloc'ed. */
+Q_EXPORT int q_job_list(struct q_spool *spool, uint64_t **ids_out,
+			size_t *n_out, struct q_error *err);
+
+/* Lookups on a laid-out job. */
+Q_EXPORT const struct q_group *q_job_group_of(const struct q_job *job,
+					      uint64_t item);
+Q_EXPORT uint64_t q_job_chunk_of(const struct q_job *job, uint64_t item);
+Q_EXPORT void q_job_chunk_items(const struct q_job *job, uint64_t chunk,
+				uint64_t *first_out, uint64_t *count_out);
+Q_EXPORT unsigned q_job_shard_of(const struct q_job *job, uint64_t chunk);
+/* The array index of an item ({i}, Q_INDEX). */
+Q_EXPORT int64_t q_job_index_of(const struct q_job *job, uint64_t item);
+/* `s` with every "{i}" replaced by `index` (malloc'ed). */
+Q_EXPORT char *q_subst_index(const char *s, int64_t index);
+
+/* "name" or "name[index]", for people. */
+Q_EXPORT void q_job_item_label(const struct q_job *job, uint64_t item,
+			       char *out, size_t size);
+
+#endif

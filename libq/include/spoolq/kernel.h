@@ -1,0 +1,106 @@
+/*
+ * spoolq/kernel.h: C kernels, run inside a worker with an OpenMP team.
+ *
+ * A kernel is a function that takes a context and returns 0 for success
+ * or a non-zero status for failure. Through the context it reads its
+ * arguments (qsubmit --arg KEY=VALUE; "{i}" already replaced by the array
+ * index), the results of its dependencies (its inputs, in `after` order),
+ * the number of threads it may use, and whether it has been cancelled; it
+ * writes its result with q_ctx_write/q_ctx_printf and its log with
+ * q_ctx_log. The worker has set the calling thread's CPU affinity to the
+ * task's cores and omp_set_num_threads(q_ctx_threads(ctx)), so a plain
+ * `#pragma omp parallel` uses exactly the task's cores.
+ *
+ * ABI: struct q_kernel starts with `abi`, set to Q_KERNEL_ABI. A worker
+ * refuses kernels of another ABI version. Version 1 is this header.
+ *
+ *   static int run(struct q_ctx *ctx) {
+ *       long n;
+ *       if (q_ctx_arg_long(ctx, "n", 10, &n) < 0) return 2;
+ *       q_ctx_printf(ctx, "%ld\n", n * n);
+ *       return 0;
+ *   }
+ *   const struct q_kernel square = { Q_KERNEL_ABI, "square",
+ *                                    "n squared", "n=INT", run };
+ */
+#ifndef SPOOLQ_KERNEL_H
+#define SPOOLQ_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spoolq/export.h>
+
+#define Q_KERNEL_ABI 1
+
+struct q_ctx;
+
+struct q_kernel {
+	unsigned abi;             /* Q_KERNEL_ABI */
+	const char *name;
+	const char *summary;      /* one line, for qsubmit --list-kernels */
+	const char *args_help;    /* e.g. "samples=N seed=S" */
+	int (*run)(struct q_ctx *ctx);
+};
+
+/* ---- the registry ---- */
+
+/* Add a kernel (built-ins at start-up; plugins when loaded). -EEXIST for
+ * a name already taken, -EINVAL for a wrong ABI version. */
+Q_EXPORT int q_kernel_register(const struct q_kernel *kernel);
+Q_EXPORT const struct q_kernel *q_kernel_find(const char *name);
+/* The registered kernels, in registration order. */
+Q_EXPORT size_t q_kernel_count(void);
+Q_EXPORT const struct q_kernel *q_kernel_at(size_t i);
+
+/* ---- the context, for kernels ---- */
+
+/* The raw value of argument `key`, or NULL when it was not given. */
+Q_EXPORT const char *q_ctx_arg(struct q_ctx *ctx, const char *key);
+/* Typed arguments: the default when absent; -EINVAL (and a message in the
+ * task's log) when present but not a number. */
+Q_EXPORT int q_ctx_arg_long(struct q_ctx *ctx, const char *key, long def,
+			    long *out);
+Q_EXPORT int q_ctx_arg_double(struct q_ctx *ctx, const char *key, double def,
+			      double *out);
+
+Q_EXPORT unsigned q_ctx_threads(struct q_ctx *ctx);
+Q_EXPORT int64_t q_ctx_index(struct q_ctx *ctx);
+Q_EXPORT uint64_t q_ctx_job(struct q_ctx *ctx);
+Q_EXPORT const char *q_ctx_task(struct q_ctx *ctx);   /* name or name[i] */
+
+Q_EXPORT size_t q_ctx_input_count(struct q_ctx *ctx);
+/* Input i's bytes (NUL-terminated; valid until the kernel returns). */
+Q_EXPORT int q_ctx_input(struct q_ctx *ctx, size_t i, const char **data,
+			 size_t *len);
+
+Q_EXPORT int q_ctx_write(struct q_ctx *ctx, const void *data, size_t len);
+Q_EXPORT int q_ctx_printf(struct q_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+Q_EXPORT int q_ctx_log(struct q_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True once the task has been cancelled or timed out: a long kernel
+ * should check it now and then and return early. */
+Q_EXPORT bool q_ctx_cancelled(struct q_ctx *ctx);
+
+/* ---- for workers: making a context ---- */
+
+struct q_jobh;
+struct q_jobcache;
+
+/*
+ * A context for running `item` of the job behind `h`. Output goes to
+ * `out_fd`, the log to `err_fd` (both stay owned by the caller);
+ * `cancel` is polled by q_ctx_cancelled. Inputs are read through `cache`.
+ */
+Q_EXPORT struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
+				 uint64_t item, unsigned threads, int out_fd,
+				 int err_fd, const volatile int *cancel);
+/* Flush the output and log; 0 or -errno (a failed write means the result
+ * is incomplete and the task must fail). */
+Q_EXPORT int q_ctx_finish(struct q_ctx *ctx);
+Q_EXPORT void q_ctx_release(struct q_ctx *ctx);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * spoolq/queue.h: the spool protocol a worker (and qcancel) speaks.
+ *
+ * A job handle (struct q_jobh) is a loaded job plus directory handles into
+ * jobs/<id>/. The life of a chunk, each arrow one atomic directory
+ * operation (docs/spool-format.md has the full state table):
+ *
+ *   wait/c<D>/  --rename when empty-->  ready/<s>/<D>.a<N>/
+ *   ready/<s>/<D>.a<N>  --rename (claim)-->  claim/<s>/<D>.a<N>@<worker>
+ *   claim/...  --link record (commit, first wins)-->  done/<s>/<D>
+ *   claim/...  --rename (hand back)-->  ready/<s>/<D>.a<N>
+ *
+ * Calling sequence for a worker:
+ *   q_jobh_open(spool, id, &h, &err);
+ *   while (q_claim_next(h, worker_id, &claim, &err) == 1) {
+ *       ... run the chunk's items (q_dep_check, q_cancel_check) ...
+ *       q_commit(h, cache, &claim, worker_id, outcomes, n, &err);
+ *   }
+ *   q_jobh_close(h);
+ *
+ * Handles are not shared between threads without the caller's locking;
+ * q_commit and q_claim_next on different handles of the same job in
+ * different threads or processes are safe: that is the point.
+ */
+#ifndef SPOOLQ_QUEUE_H
+#define SPOOLQ_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spoolq/error.h>
+#include <spoolq/export.h>
+#include <spoolq/record.h>
+
+struct q_spool;
+struct q_job;
+struct q_jobh;
+struct q_jobcache;
+
+Q_EXPORT int q_jobh_open(struct q_spool *spool, uint64_t id,
+			 struct q_jobh **h_out, struct q_error *err);
+Q_EXPORT void q_jobh_close(struct q_jobh *h);
+Q_EXPORT const struct q_job *q_jobh_job(const struct q_jobh *h);
+Q_EXPORT struct q_spool *q_jobh_spool(const struct q_jobh *h);
+/* True once every chunk of the job has a record (todo/ is gone). */
+Q_EXPORT bool q_jobh_finished(struct q_jobh *h);
+
+/*
+ * A cache of open job handles by id, for code that touches several jobs
+ * (a worker; a commit releasing dependents in later jobs). Handles
+ * returned by q_jobcache_get belong to the cache.
+ */
+Q_EXPORT struct q_jobcache *q_jobcache_new(struct q_spool *spool);
+Q_EXPORT void q_jobcache_release(struct q_jobcache *cache);
+Q_EXPORT struct q_jobh *q_jobcache_get(struct q_jobcache *cache, uint64_t id,
+				       struct q_error *err);
+/* Close and forget a job's handle (a finished job a worker drops). */
+Q_EXPORT void q_jobcache_drop(struct q_jobcache *cache, uint64_t id);
+
+#define Q_WORKER_ID_MAX 160
+#define Q_CLAIM_NAME_MAX 256
+
+struct q_claim {
+	uint64_t chunk;
+	unsigned attempt;
+	unsigned shard;
+	int64_t claimed_ns;
+	char name[Q_CLAIM_NAME_MAX];   /* claim/<shard>/<name> */
+};
+
+/* A worker id: host.pid.random, valid as a file name component. */
+Q_EXPORT void q_worker_id_make(char *out, size_t size);
+
+/*
+ * Claim one ready chunk of the job. Returns 1 with *claim filled, 0 when
+ * nothing is ready, or -errno with err set. `start_shard` spreads workers
+ * over the shards (any value; it is taken modulo the shard count).
+ */
+Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
+			  unsigned start_shard, struct q_claim *claim,
+			  struct q_error *err);
+
+/* Give a claimed chunk back, unstarted or interrupted: it becomes ready
+ * again with the same attempt number. */
+Q_EXPORT int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
+			      struct q_error *err);
+
+/* One item's outcome, as a worker hands it to q_commit. */
+struct q_outcome {
+	uint64_t item;
+	enum q_state state;       /* DONE, FAILED or CANCELLED */
+	int exit_code;            /* or Q_EXIT_NONE */
+	int64_t start_ns, end_ns;
+	unsigned slot;
+	char out_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stdout, or "" */
+	char err_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stderr, or "" */
+	char reason[256];         /* why it failed or was cancelled, or "" */
+};
+
+/*
+ * Commit a claimed chunk: publish its record (durably: file and directory
+ * fsynced before it is visible), drop the claim, count the chunk off the
+ * job, and release the chunks waiting for it, in this job and in later
+ * jobs (through `cache`). Returns 1 when our record is the one that
+ * counts, 0 when another attempt's record was there first (ours is
+ * discarded), -errno on failure with err set. The tmp files named in the
+ * outcomes are consumed in every case.
+ */
+Q_EXPORT int q_commit(struct q_jobh *h, struct q_jobcache *cache,
+		      const struct q_claim *claim, const char *worker_id,
+		      struct q_outcome *outcomes, size_t n,
+		      struct q_error *err);
+
+/*
+ * Before running `item`: has one of its dependencies failed or been
+ * cancelled? Returns 1 with a reason ("dependency 'x' failed"), 0 if not,
+ * -errno on failure.
+ */
+Q_EXPORT int q_dep_check(struct q_jobh *h, struct q_jobcache *cache,
+			 uint64_t item, char *reason, size_t size,
+			 struct q_error *err);
+
+/* Has `item` (or its task, or its job) been cancelled? */
+Q_EXPORT bool q_cancel_check(struct q_jobh *h, uint64_t item);
+
+/*
+ * Cancel a job, or some of its tasks (`tasks`: task names, "name[i]" or
+ * "name[a-b]"; NULL for the whole job). Waiting and ready chunks are
+ * finished as cancelled right away; running ones are stopped by their
+ * workers, which check between items and while commands run.
+ * *cancelled_out counts the tasks this call cancelled.
+ */
+Q_EXPORT int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
+		      const char *const *tasks, size_t ntasks,
+		      uint64_t *cancelled_out, struct q_error *err);
+
+/* The inputs of an item: the results of its dependencies in `after`
+ * order. Each entry is (job, item). *inputs_out is malloc'ed. */
+struct q_input_ref {
+	uint64_t job;
+	uint64_t item;
+};
+Q_EXPORT int q_item_inputs(struct q_jobh *h, uint64_t item,
+			   struct q_input_ref **inputs_out, size_t *n_out,
+			   struct q_error *err);
+
+/* The output (stdout or kernel result) of one finished item, at most
+ * `max` bytes, read into memory (malloc'ed, NUL-terminated). */
+Q_EXPORT int q_item_output(struct q_jobcache *cache, uint64_t job,
+			   uint64_t item, size_t max, char **data_out,
+			   size_t *len_out, struct q_error *err);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * spoolq/spool.h: a spool directory, the queue itself.
+ *
+ * Calling sequence:
+ *   struct q_spool *sp;
+ *   if (q_spool_open(&sp, path, Q_SPOOL_CREATE, &err) < 0) ...
+ *   ... q_submit / q_job_load / q_status ... (they take the spool)
+ *   q_spool_close(sp);
+ *
+ * A spool is a directory holding a `format` file ("spoolq-spool 1"), tmp/
+ * (staging), jobs/ (one directory per published job) and workers/ (one
+ * heartbeat file per live worker). docs/spool-format.md specifies every
+ * file. q_spool_open holds a directory handle; every later access is
+ * relative to it, so renaming or replacing the spool's path while it is
+ * open does not redirect spoolq elsewhere.
+ *
+ * Errors: a path that is not a directory, a directory that is not a spool,
+ * an unknown format version, or a spool that is writable by everyone are
+ * Q_ERR_INPUT; I/O failures are Q_ERR_SYSTEM.
+ */
+#ifndef SPOOLQ_SPOOL_H
+#define SPOOLQ_SPOOL_H
+
+#include <stdbool.h>
+
+#include <spoolq/error.h>
+#include <spoolq/export.h>
+
+#define Q_SPOOL_FORMAT 1
+
+enum q_spool_flags {
+	Q_SPOOL_CREATE = 1 << 0,  /* create the spool if missing */
+	Q_SPOOL_GROUP = 1 << 1,   /* when creating: group-shared, mode 2770 */
+	Q_SPOOL_WRITE = 1 << 2,   /* we will change it: check it is writable */
+};
+
+struct q_spool;
+
+/* The spool path the commands use: --spool DIR, else $QSPOOL, else
+ * ./qspool. `option` is the --spool value or NULL. */
+Q_EXPORT const char *q_spool_default_path(const char *option);
+
+Q_EXPORT int q_spool_open(struct q_spool **spool_out, const char *path,
+			  unsigned flags, struct q_error *err);
+Q_EXPORT void q_spool_close(struct q_spool *spool);
+
+Q_EXPORT const char *q_spool_path(const struct q_spool *spool);
+/* True when the spool is group-shared (files 0660, directories 2770). */
+Q_EXPORT bool q_spool_is_group(const struct q_spool *spool);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * spoolq/status.h: reading the state of jobs, tasks and workers.
+ *
+ * Readers take no locks: they list directories and read immutable files,
+ * so what they report is a consistent-enough snapshot of a moving spool.
+ * A chunk that changes state during a scan may be counted in the state
+ * it left; at quiescence the counts are exact and sum to the job's tasks.
+ */
+#ifndef SPOOLQ_STATUS_H
+#define SPOOLQ_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spoolq/error.h>
+#include <spoolq/export.h>
+#include <spoolq/names.h>
+#include <spoolq/queue.h>
+#include <spoolq/record.h>
+
+struct q_counts {
+	uint64_t waiting, ready, running, done, failed, cancelled;
+	uint64_t total;
+};
+
+Q_EXPORT int q_job_counts(struct q_jobh *h, struct q_counts *counts,
+			  struct q_error *err);
+
+struct q_task_info {
+	uint64_t item;
+	int64_t index;               /* array index */
+	char label[Q_NAME_MAX + 32]; /* name or name[index] */
+	enum q_state state;
+	unsigned attempt;            /* 0 when never claimed */
+	char worker[Q_WORKER_ID_MAX];
+	char host[Q_NAME_MAX + 1];
+	int exit_code;               /* Q_EXIT_NONE when not finished */
+	int64_t claimed_ns, start_ns, end_ns;   /* 0 when unknown */
+	char reason[256];
+};
+
+typedef int (*q_task_fn)(void *ctx, const struct q_task_info *task);
+
+/* Call fn for every task of the job in item order; stops at fn's first
+ * non-zero return and returns it. */
+Q_EXPORT int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
+				 struct q_error *err);
+
+/* ---- workers ---- */
+
+struct q_worker_info {
+	char id[Q_WORKER_ID_MAX];
+	char host[Q_NAME_MAX + 1];
+	long pid;
+	unsigned cpus;
+	unsigned lease_s;            /* the worker's lease, seconds */
+	int64_t started_ns;
+	int64_t heartbeat_ns;        /* mtime of its heartbeat file */
+	char slurm_job[32];          /* SLURM_JOB_ID or "" */
+	char slurm_procid[16];
+	bool alive;                  /* heartbeat younger than its lease */
+};
+
+/* Register this worker (workers/<id>), refresh its heartbeat, and remove
+ * it on a clean exit. */
+Q_EXPORT int q_worker_register(struct q_spool *spool,
+			       const struct q_worker_info *info,
+			       struct q_error *err);
+Q_EXPORT int q_worker_heartbeat(struct q_spool *spool, const char *id);
+Q_EXPORT int q_worker_unregister(struct q_spool *spool, const char *id);
+
+/* Every registered worker; *out is malloc'ed. Liveness is judged with the
+ * file server's clock where the spool is writable. */
+Q_EXPORT int q_workers_list(struct q_spool *spool, struct q_worker_info **out,
+			    size_t *n_out, struct q_error *err);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * jobh_internal.h: the job handle: a loaded job and directory handles into
+ * jobs/<id>/, opened lazily and never through symbolic links.
+ */
+#ifndef LIBQ_JOBH_INTERNAL_H
+#define LIBQ_JOBH_INTERNAL_H
+
+#include "job_internal.h"
+
+enum q_shard_kind {
+	Q_SHARD_READY,
+	Q_SHARD_CLAIM,
+	Q_SHARD_DONE,
+	Q_SHARD_TODO,
+	Q_SHARD_OUT,
+	Q_SHARD_KINDS
+};
+
+enum q_dir_kind { Q_DIR_WAIT, Q_DIR_PASSED, Q_DIR_WATCH, Q_DIR_TODO,
+		  Q_DIR_KINDS };
+
+extern const char *const q__shard_dir_names[Q_SHARD_KINDS];
+extern const char *const q__dir_names[Q_DIR_KINDS];
+
+struct q_jobh {
+	struct q_spool *sp;
+	struct q_job *job;
+	int dirfd;
+	int dirs[Q_DIR_KINDS];
+	int *shards[Q_SHARD_KINDS];     /* [nshards], -1 until opened */
+	uint8_t *chunk_health;          /* per chunk, see deps.c */
+	bool finished;
+};
+
+/* A directory handle of the job: fd (owned by the handle) or -errno. */
+int q__jobh_shard_fd(struct q_jobh *h, enum q_shard_kind kind, unsigned s);
+int q__jobh_dir_fd(struct q_jobh *h, enum q_dir_kind kind);
+
+/* "where" strings for messages: <spool>/jobs/<id>/<rel>. */
+void q__jobh_where(const struct q_jobh *h, const char *rel, char *out,
+		   size_t size);
+
+/* Name helpers for the state entries of a chunk. */
+void q__ready_name(char *out, size_t size, uint64_t chunk, unsigned attempt);
+bool q__parse_ready_name(const char *name, uint64_t *chunk,
+			 unsigned *attempt);
+/* <chunk>.a<attempt>@<worker> */
+bool q__parse_claim_name(const char *name, uint64_t *chunk,
+			 unsigned *attempt, const char **worker);
+
+/* Does the chunk have a record? 1 yes, 0 no, -errno. */
+int q__chunk_has_record(struct q_jobh *h, uint64_t chunk);
+
+/* promote.c: a unit a waiter waited on is satisfied. `waiter` is c<D> or
+ * x<B>; `unit` is c<C>, x<B> or j<job>.c<C>. */
+int q__release(struct q_jobh *h, struct q_jobcache *cache, const char *waiter,
+	       const char *unit);
+/* Promote `waiter` if its wait directory is empty. */
+int q__try_promote(struct q_jobh *h, struct q_jobcache *cache,
+		   const char *waiter);
+/* Wait-bucket name for a unit name. */
+void q__unit_bucket(const char *unit, char *out, size_t size);
+
+/* deps.c: everyone waiting in `h` for chunk `chunk` of job `dep_job`
+ * (dep_job == h's own id for internal dependencies): calls
+ * release(waiter, unit) for each. */
+int q__release_dependents_in(struct q_jobh *h, struct q_jobcache *cache,
+			     uint64_t dep_job, uint64_t chunk);
+/* Everyone waiting for barrier B of h. */
+int q__release_barrier_dependents(struct q_jobh *h, struct q_jobcache *cache,
+				  uint64_t barrier);
+/* After a chunk of h is finished: release its dependents here and in the
+ * jobs watching h. */
+int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
+			  uint64_t chunk);
+
+/* Count the chunk off todo/: unlink todo/<s>/<c>, then rmdir upwards. */
+int q__todo_countdown(struct q_jobh *h, uint64_t chunk);
+
+/* Write a record for a chunk whose items all end in `state` with `reason`,
+ * claimed under `claim_dir`/`claim_name` by `who`; used by qcancel. */
+struct q_claim;
+int q__finish_chunk_as(struct q_jobh *h, struct q_jobcache *cache,
+		       const struct q_claim *claim, const char *who,
+		       enum q_state state, const char *reason,
+		       struct q_error *err);
+
+/* record.c */
+int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
+			  size_t i, bool want_err);
+void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
+			   size_t i, bool want_err);
+void q__record_format(const struct q_record *rec, struct q_buf *out);
+int q__record_parse(struct q_record *rec, char *text, size_t len,
+		    const char *where, struct q_error *err);
+
+#endif

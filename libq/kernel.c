@@ -1,0 +1,291 @@
+/*
+ * kernel.c: the kernel registry and the context kernels run with.
+ *
+ * Design notes
+ * 1. The registry is filled before any worker thread starts (built-ins at
+ *    start-up, plugins when loaded) and only read afterwards, so reads
+ *    need no lock.
+ * 2. A context belongs to the one task it was made for. Output and log go
+ *    through stdio streams on the worker's temporary files; stdio locks
+ *    them, so a kernel may write from inside an OpenMP region.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobh_internal.h"
+
+#define Q_MAX_KERNELS 256
+/* Inputs bigger than this are cut (a kernel wanting more reads files). */
+#define Q_INPUT_MAX ((size_t)256 << 20)
+
+static const struct q_kernel *registry[Q_MAX_KERNELS];
+static size_t nregistry;
+
+int q_kernel_register(const struct q_kernel *k)
+{
+	if (!k || k->abi != Q_KERNEL_ABI || !k->name || !k->run)
+		return -EINVAL;
+	if (q_kernel_find(k->name))
+		return -EEXIST;
+	if (nregistry == Q_MAX_KERNELS)
+		return -ENOSPC;
+	registry[nregistry++] = k;
+	return 0;
+}
+
+const struct q_kernel *q_kernel_find(const char *name)
+{
+	for (size_t i = 0; i < nregistry; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+size_t q_kernel_count(void)
+{
+	return nregistry;
+}
+
+const struct q_kernel *q_kernel_at(size_t i)
+{
+	return i < nregistry ? registry[i] : NULL;
+}
+
+char *q_subst_index(const char *s, int64_t index)
+{
+	struct q_buf b = Q_BUF_INIT;
+	const char *p = s;
+	const char *hit;
+	while ((hit = strstr(p, "{i}")) != NULL) {
+		q__buf_add(&b, p, (size_t)(hit - p));
+		q__buf_printf(&b, "%lld", (long long)index);
+		p = hit + 3;
+	}
+	q__buf_addstr(&b, p);
+	return q__buf_detach(&b);
+}
+
+struct q_input {
+	struct q_input_ref ref;
+	char *data;     /* loaded on first use */
+	size_t len;
+};
+
+struct q_ctx {
+	struct q_jobh *h;
+	struct q_jobcache *cache;
+	uint64_t item;
+	int64_t index;
+	unsigned threads;
+	char label[Q_NAME_MAX + 32];
+	char **keys, **values;
+	size_t nargs;
+	struct q_input *inputs;
+	size_t ninputs;
+	FILE *out, *err;
+	const volatile int *cancel;
+};
+
+struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
+			uint64_t item, unsigned threads, int out_fd, int err_fd,
+			const volatile int *cancel)
+{
+	struct q_ctx *ctx = q__calloc(1, sizeof(*ctx));
+	const struct q_group *g = q_job_group_of(h->job, item);
+
+	ctx->h = h;
+	ctx->cache = cache;
+	ctx->item = item;
+	ctx->index = q_job_index_of(h->job, item);
+	ctx->threads = threads;
+	ctx->cancel = cancel;
+	q_job_item_label(h->job, item, ctx->label, sizeof(ctx->label));
+	ctx->keys = q__calloc(g->nargs + 1, sizeof(char *));
+	ctx->values = q__calloc(g->nargs + 1, sizeof(char *));
+	for (size_t i = 0; i < g->nargs; i++) {
+		const char *eq = strchr(g->args[i], '=');
+		if (!eq)
+			continue;
+		ctx->keys[ctx->nargs] = q__strndup(g->args[i],
+						   (size_t)(eq - g->args[i]));
+		ctx->values[ctx->nargs] = q_subst_index(eq + 1, ctx->index);
+		ctx->nargs++;
+	}
+	struct q_input_ref *refs = NULL;
+	size_t n = 0;
+	if (q_item_inputs(h, item, &refs, &n, NULL) == 0) {
+		ctx->inputs = q__calloc(n + 1, sizeof(*ctx->inputs));
+		for (size_t i = 0; i < n; i++)
+			ctx->inputs[i].ref = refs[i];
+		ctx->ninputs = n;
+		free(refs);
+	}
+	int ofd = dup(out_fd), efd = dup(err_fd);
+	ctx->out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
+	ctx->err = efd >= 0 ? fdopen(efd, "w") : NULL;
+	if (!ctx->out && ofd >= 0)
+		close(ofd);
+	if (!ctx->err && efd >= 0)
+		close(efd);
+	return ctx;
+}
+
+int q_ctx_finish(struct q_ctx *ctx)
+{
+	int ret = 0;
+	if (!ctx->out || fflush(ctx->out) != 0 || ferror(ctx->out))
+		ret = -(errno ? errno : EIO);
+	if (ctx->err)
+		fflush(ctx->err);
+	return ret;
+}
+
+void q_ctx_release(struct q_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	for (size_t i = 0; i < ctx->nargs; i++) {
+		free(ctx->keys[i]);
+		free(ctx->values[i]);
+	}
+	free(ctx->keys);
+	free(ctx->values);
+	for (size_t i = 0; i < ctx->ninputs; i++)
+		free(ctx->inputs[i].data);
+	free(ctx->inputs);
+	if (ctx->out)
+		fclose(ctx->out);
+	if (ctx->err)
+		fclose(ctx->err);
+	free(ctx);
+}
+
+const char *q_ctx_arg(struct q_ctx *ctx, const char *key)
+{
+	for (size_t i = 0; i < ctx->nargs; i++)
+		if (strcmp(ctx->keys[i], key) == 0)
+			return ctx->values[i];
+	return NULL;
+}
+
+int q_ctx_arg_long(struct q_ctx *ctx, const char *key, long def, long *out)
+{
+	const char *v = q_ctx_arg(ctx, key);
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	/* Accept 2e8 as well as 200000000, but only whole numbers. */
+	if (end == v || *end || errno || d != floor(d) || fabs(d) > 9e18) {
+		q_ctx_log(ctx, "argument %s=%s is not a whole number\n", key, v);
+		return -EINVAL;
+	}
+	*out = (long)d;
+	return 0;
+}
+
+int q_ctx_arg_double(struct q_ctx *ctx, const char *key, double def,
+		     double *out)
+{
+	const char *v = q_ctx_arg(ctx, key);
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (end == v || *end || errno || !isfinite(d)) {
+		q_ctx_log(ctx, "argument %s=%s is not a number\n", key, v);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+unsigned q_ctx_threads(struct q_ctx *ctx)
+{
+	return ctx->threads;
+}
+
+int64_t q_ctx_index(struct q_ctx *ctx)
+{
+	return ctx->index;
+}
+
+uint64_t q_ctx_job(struct q_ctx *ctx)
+{
+	return ctx->h->job->id;
+}
+
+const char *q_ctx_task(struct q_ctx *ctx)
+{
+	return ctx->label;
+}
+
+size_t q_ctx_input_count(struct q_ctx *ctx)
+{
+	return ctx->ninputs;
+}
+
+int q_ctx_input(struct q_ctx *ctx, size_t i, const char **data, size_t *len)
+{
+	if (i >= ctx->ninputs)
+		return -EINVAL;
+	struct q_input *in = &ctx->inputs[i];
+	if (!in->data) {
+		struct q_error err = Q_ERROR_INIT;
+		int ret = q_item_output(ctx->cache, in->ref.job, in->ref.item,
+					Q_INPUT_MAX, &in->data, &in->len, &err);
+		if (ret < 0) {
+			q_ctx_log(ctx, "cannot read input %zu: %s\n", i,
+				  err.message);
+			return ret;
+		}
+	}
+	*data = in->data;
+	*len = in->len;
+	return 0;
+}
+
+int q_ctx_write(struct q_ctx *ctx, const void *data, size_t len)
+{
+	if (!ctx->out || fwrite(data, 1, len, ctx->out) != len)
+		return -EIO;
+	return 0;
+}
+
+int q_ctx_printf(struct q_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx->out)
+		return -EIO;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(ctx->out, fmt, ap);
+	va_end(ap);
+	return n < 0 ? -EIO : 0;
+}
+
+int q_ctx_log(struct q_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx->err)
+		return -EIO;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(ctx->err, fmt, ap);
+	va_end(ap);
+	return n < 0 ? -EIO : 0;
+}
+
+bool q_ctx_cancelled(struct q_ctx *ctx)
+{
+	return ctx->cancel && __atomic_load_n(ctx->cancel, __ATOMIC_RELAXED);
+}

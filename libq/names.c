@@ -1,0 +1,175 @@
+/*
+ * names.c: validating names from users and from the spool, and making the
+ * unique names the spool needs.
+ *
+ * Design notes
+ * 1. A user's name is checked once, at the edge (qsubmit); a name read back
+ *    from the spool is checked again before it is used in a path, because
+ *    nothing read from the spool is trusted.
+ * 2. Unique temporary names carry host, pid, a nanosecond time and a
+ *    per-process counter: pids repeat across nodes, and a process may make
+ *    many names in one clock tick.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "names_internal.h"
+
+static bool name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '+' ||
+	       c == '-';
+}
+
+static const char *describe_char(char c, char *tmp, size_t size)
+{
+	if (c == ' ')
+		return "a space";
+	if (c == '/')
+		return "'/'";
+	if ((unsigned char)c < 0x20 || c == 0x7f) {
+		snprintf(tmp, size, "control character 0x%02x",
+			 (unsigned char)c);
+		return tmp;
+	}
+	snprintf(tmp, size, "'%c'", c);
+	return tmp;
+}
+
+int q_name_check(const char *what, const char *name, struct q_error *err)
+{
+	static const char *rule =
+		"use 1 to 64 letters, digits, '.', '_', '+' or '-', starting "
+		"with a letter, digit or '_'";
+	char tmp[40];
+	size_t len = strlen(name);
+	bool all_digits = true;
+
+	if (len == 0)
+		return q_error_set(err, Q_ERR_INPUT, 0, "empty %s (%s)", what,
+				   rule);
+	if (len > Q_NAME_MAX)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "%s '%.64s...' is too long: %zu characters "
+				   "(%s)", what, name, len, rule);
+	for (size_t i = 0; i < len; i++) {
+		if (!name_char(name[i]))
+			return q_error_set(
+				err, Q_ERR_INPUT, 0,
+				"invalid %s '%s': %s is not allowed (%s)",
+				what, name,
+				describe_char(name[i], tmp, sizeof(tmp)), rule);
+		if (!isdigit((unsigned char)name[i]))
+			all_digits = false;
+	}
+	if (name[0] == '.' || name[0] == '-' || name[0] == '+')
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "invalid %s '%s': it must not start with "
+				   "'%c' (%s)", what, name, name[0], rule);
+	if (strstr(name, ".."))
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "invalid %s '%s': '..' is not allowed (%s)",
+				   what, name, rule);
+	if (all_digits)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "invalid %s '%s': a name made of digits "
+				   "only would read as a job id (add a letter)",
+				   what, name);
+	return 0;
+}
+
+bool q_job_id_parse(const char *s, uint64_t *id_out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s || *s == '0')
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+		if (v > (UINT64_MAX / 2 - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*id_out = v;
+	return true;
+}
+
+bool q__safe_component(const char *name)
+{
+	size_t len = strnlen(name, Q_COMPONENT_MAX + 1);
+
+	if (len == 0 || len > Q_COMPONENT_MAX)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+bool q__parse_u64(const char *s, const char **end_out, uint64_t *v_out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	/* A leading zero is only allowed for the number 0 itself. */
+	if (*p == '0' && isdigit((unsigned char)p[1]))
+		return false;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*v_out = v;
+	if (end_out)
+		*end_out = p;
+	else if (*p)
+		return false;
+	return true;
+}
+
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static char host_name[Q_NAME_MAX + 1];
+
+static void init_hostname(void)
+{
+	char raw[256] = "";
+	size_t n = 0;
+
+	if (gethostname(raw, sizeof(raw) - 1) != 0)
+		raw[0] = '\0';
+	/* Keep the short name, and only characters safe in file names. */
+	for (size_t i = 0; raw[i] && raw[i] != '.' && n < Q_NAME_MAX; i++)
+		host_name[n++] = name_char(raw[i]) ? raw[i] : '_';
+	if (n == 0)
+		host_name[n++] = 'h';
+	host_name[n] = '\0';
+}
+
+const char *q__hostname(void)
+{
+	pthread_once(&host_once, init_hostname);
+	return host_name;
+}
+
+void q__unique_name(char *out, size_t size, const char *purpose)
+{
+	static atomic_ulong counter;
+	unsigned long n = atomic_fetch_add(&counter, 1);
+
+	snprintf(out, size, "%s.%ld.%lld.%lu.%s", q__hostname(),
+		 (long)getpid(), (long long)q__now_ns(), n, purpose);
+}

@@ -1,0 +1,435 @@
+/*
+ * record.c: chunk records (done/<s>/<chunk>): format, parse, read.
+ *
+ * A record is a header of lines, a "data <n>" line, then n bytes of inline
+ * outputs:
+ *
+ *   spoolq-record 1
+ *   job <id>
+ *   chunk <chunk> <attempt> <first item> <count>
+ *   worker <worker id>
+ *   host <host>
+ *   claimed <ns>
+ *   item <item> <state> <exit> <start ns> <end ns> <slot> <out> <err> <reason>
+ *   ...                         (one line per item, in item order)
+ *   data <n>
+ *   <n bytes>
+ *
+ * A stream (<out>, <err>) is "-" (none), "i<offset>+<length>" (inline, in
+ * the data) or "f<length>" (its own file out/<s>/<item>.a<attempt>.<worker>
+ * .out or .err). <reason> is percent-encoded, or "-".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobh_internal.h"
+#include "names_internal.h"
+#include "text.h"
+
+#define Q_RECORD_MAX ((size_t)64 << 20)
+
+static const char *const state_names[] = {
+	[Q_STATE_WAITING] = "waiting", [Q_STATE_READY] = "ready",
+	[Q_STATE_RUNNING] = "running", [Q_STATE_DONE] = "done",
+	[Q_STATE_FAILED] = "failed",   [Q_STATE_CANCELLED] = "cancelled",
+};
+
+const char *q_state_name(enum q_state s)
+{
+	if ((size_t)s < Q_ARRAY_SIZE(state_names))
+		return state_names[s];
+	return "unknown";
+}
+
+bool q_state_final(enum q_state s)
+{
+	return s == Q_STATE_DONE || s == Q_STATE_FAILED ||
+	       s == Q_STATE_CANCELLED;
+}
+
+static bool parse_state(const char *s, enum q_state *out)
+{
+	for (size_t i = Q_STATE_DONE; i < Q_ARRAY_SIZE(state_names); i++)
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum q_state)i;
+			return true;
+		}
+	return false;
+}
+
+static void format_stream(struct q_buf *b, const struct q_stream *st)
+{
+	switch (st->where) {
+	case Q_STREAM_NONE:
+		q__buf_addch(b, '-');
+		break;
+	case Q_STREAM_INLINE:
+		q__buf_printf(b, "i%llu+%llu", (unsigned long long)st->offset,
+			      (unsigned long long)st->length);
+		break;
+	case Q_STREAM_FILE:
+		q__buf_printf(b, "f%llu", (unsigned long long)st->length);
+		break;
+	}
+}
+
+static bool parse_stream(const char *tok, struct q_stream *st)
+{
+	const char *p;
+	memset(st, 0, sizeof(*st));
+	if (strcmp(tok, "-") == 0)
+		return true;
+	if (tok[0] == 'f') {
+		st->where = Q_STREAM_FILE;
+		return q__parse_u64(tok + 1, NULL, &st->length);
+	}
+	if (tok[0] == 'i') {
+		st->where = Q_STREAM_INLINE;
+		return q__parse_u64(tok + 1, &p, &st->offset) && *p == '+' &&
+		       q__parse_u64(p + 1, NULL, &st->length);
+	}
+	return false;
+}
+
+void q__record_format(const struct q_record *rec, struct q_buf *b)
+{
+	q__buf_printf(b, "spoolq-record 1\njob %llu\nchunk %llu %u %llu %llu\n"
+		      "worker ",
+		      (unsigned long long)rec->job,
+		      (unsigned long long)rec->chunk, rec->attempt,
+		      (unsigned long long)rec->first,
+		      (unsigned long long)rec->count);
+	q__esc_append(b, rec->worker);
+	q__buf_addstr(b, "\nhost ");
+	q__esc_append(b, rec->host);
+	q__buf_printf(b, "\nclaimed %lld\n", (long long)rec->claimed_ns);
+	for (uint64_t i = 0; i < rec->count; i++) {
+		const struct q_item_record *it = &rec->items[i];
+		q__buf_printf(b, "item %llu %s %d %lld %lld %u ",
+			      (unsigned long long)it->item,
+			      q_state_name(it->state), it->exit_code,
+			      (long long)it->start_ns, (long long)it->end_ns,
+			      it->slot);
+		format_stream(b, &it->out);
+		q__buf_addch(b, ' ');
+		format_stream(b, &it->err);
+		q__buf_addch(b, ' ');
+		if (it->reason && *it->reason)
+			q__esc_append(b, it->reason);
+		else
+			q__buf_addch(b, '-');
+		q__buf_addch(b, '\n');
+	}
+	q__buf_printf(b, "data %zu\n", rec->data_len);
+	q__buf_add(b, rec->data, rec->data_len);
+}
+
+void q_record_release(struct q_record *rec)
+{
+	if (!rec)
+		return;
+	if (rec->items)
+		for (uint64_t i = 0; i < rec->count; i++)
+			free(rec->items[i].reason);
+	free(rec->items);
+	free(rec->worker);
+	free(rec->host);
+	free(rec->data);
+	memset(rec, 0, sizeof(*rec));
+}
+
+static int bad(struct q_error *err, const char *where, unsigned line,
+	       const char *what)
+{
+	return q_error_set(err, Q_ERR_SYSTEM, 0,
+			   "record '%s' is damaged: line %u: %s", where, line,
+			   what);
+}
+
+/*
+ * Parse `text` (len bytes, writable; the record keeps a copy of the data
+ * part). The header must be complete and consistent, and every inline
+ * stream must lie inside the data.
+ */
+int q__record_parse(struct q_record *rec, char *text, size_t len,
+		    const char *where, struct q_error *err)
+{
+	struct q_lines it;
+	char *tok[Q_MAX_TOKENS];
+	int n;
+	uint64_t nitems = 0;
+	bool have_chunk = false;
+
+	memset(rec, 0, sizeof(*rec));
+	/* The header ends at "\ndata "; split it off so binary data never
+	 * reaches the line parser. */
+	char *data_line = NULL;
+	for (char *p = text; p < text + len;) {
+		char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		if (!nl)
+			break;
+		if (strncmp(p, "data ", 5) == 0) {
+			data_line = p;
+			break;
+		}
+		p = nl + 1;
+	}
+	if (!data_line)
+		return bad(err, where, 0, "no data line (truncated?)");
+	char *nl = memchr(data_line, '\n', (size_t)(text + len - data_line));
+	*nl = '\0';
+	uint64_t data_len;
+	if (!q__parse_u64(data_line + 5, NULL, &data_len) ||
+	    data_len != (uint64_t)(text + len - (nl + 1)))
+		return bad(err, where, 0, "data length does not match");
+
+	q__lines_init(&it, text, (size_t)(data_line - text));
+	n = q__lines_next(&it, tok);
+	if (n != 2 || strcmp(tok[0], "spoolq-record") || strcmp(tok[1], "1"))
+		return bad(err, where, it.lineno, "not a format-1 record");
+	while ((n = q__lines_next(&it, tok)) > 0) {
+		const char *k = tok[0];
+		if (strcmp(k, "job") == 0 && n == 2) {
+			if (!q__tok_u64(tok[1], &rec->job))
+				goto malformed;
+		} else if (strcmp(k, "chunk") == 0 && n == 5) {
+			uint64_t a;
+			if (!q__tok_u64(tok[1], &rec->chunk) ||
+			    !q__tok_u64(tok[2], &a) || a > 1000000 ||
+			    !q__tok_u64(tok[3], &rec->first) ||
+			    !q__tok_u64(tok[4], &rec->count) ||
+			    rec->count == 0 || rec->count > (1u << 24))
+				goto malformed;
+			rec->attempt = (unsigned)a;
+			rec->items = q__calloc(rec->count, sizeof(*rec->items));
+			have_chunk = true;
+		} else if ((strcmp(k, "worker") == 0 || strcmp(k, "host") == 0) &&
+			   n == 2) {
+			char *s = q__unesc(tok[1]);
+			if (!s)
+				goto malformed;
+			char **dst = k[0] == 'w' ? &rec->worker : &rec->host;
+			free(*dst);
+			*dst = s;
+		} else if (strcmp(k, "claimed") == 0 && n == 2) {
+			if (!q__tok_i64(tok[1], &rec->claimed_ns))
+				goto malformed;
+		} else if (strcmp(k, "item") == 0 && n == 10) {
+			if (!have_chunk || nitems >= rec->count)
+				goto malformed;
+			struct q_item_record *r = &rec->items[nitems];
+			int64_t ex, slot;
+			if (!q__tok_u64(tok[1], &r->item) ||
+			    r->item != rec->first + nitems ||
+			    !parse_state(tok[2], &r->state) ||
+			    !q__tok_i64(tok[3], &ex) || ex < -100000 ||
+			    ex > 100000 || !q__tok_i64(tok[4], &r->start_ns) ||
+			    !q__tok_i64(tok[5], &r->end_ns) ||
+			    !q__tok_i64(tok[6], &slot) || slot < 0 ||
+			    slot > 1000000 || !parse_stream(tok[7], &r->out) ||
+			    !parse_stream(tok[8], &r->err))
+				goto malformed;
+			r->exit_code = (int)ex;
+			r->slot = (unsigned)slot;
+			const struct q_stream *ss[2] = { &r->out, &r->err };
+			for (int j = 0; j < 2; j++)
+				if (ss[j]->where == Q_STREAM_INLINE &&
+				    (ss[j]->offset > data_len ||
+				     ss[j]->length > data_len - ss[j]->offset))
+					goto malformed;
+			if (strcmp(tok[9], "-") != 0 &&
+			    !(r->reason = q__unesc(tok[9])))
+				goto malformed;
+			nitems++;
+		}
+		/* Other keys: later format-1 writers may add some. */
+	}
+	if (n < 0)
+		goto malformed;
+	if (!have_chunk || nitems != rec->count || !rec->worker)
+		return bad(err, where, it.lineno, "incomplete header");
+	rec->data_len = (size_t)data_len;
+	rec->data = q__malloc(rec->data_len + 1);
+	memcpy(rec->data, nl + 1, rec->data_len);
+	rec->data[rec->data_len] = '\0';
+	if (!q__safe_component(rec->worker))
+		return bad(err, where, it.lineno, "bad worker id");
+	return 0;
+malformed:
+	return bad(err, where, it.lineno, "malformed line");
+}
+
+int q_record_read(struct q_jobh *h, uint64_t chunk, struct q_record *rec,
+		  struct q_error *err)
+{
+	char name[32], where[512];
+	char *text = NULL;
+	size_t len;
+
+	memset(rec, 0, sizeof(*rec));
+	if (chunk >= h->job->nchunks)
+		return -EINVAL;
+	unsigned s = q_job_shard_of(h->job, chunk);
+	int fd = q__jobh_shard_fd(h, Q_SHARD_DONE, s);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENOENT
+				     : q_error_set(err, Q_ERR_SYSTEM, -fd,
+						   "cannot open job %llu's "
+						   "done/%u",
+						   (unsigned long long)h->job->id,
+						   s);
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)chunk);
+	snprintf(where, sizeof(where), "%s/jobs/%llu/done/%u/%s", h->sp->path,
+		 (unsigned long long)h->job->id, s, name);
+	int ret = q__read_file(fd, name, Q_RECORD_MAX, &text, &len);
+	if (ret == -ENOENT)
+		return ret;
+	if (ret < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, -ret, "cannot read '%s'",
+				   where);
+	ret = q__record_parse(rec, text, len, where, err);
+	free(text);
+	if (ret == 0) {
+		uint64_t first, count;
+		q_job_chunk_items(h->job, chunk, &first, &count);
+		if (rec->chunk != chunk || rec->first != first ||
+		    rec->count != count)
+			ret = q_error_set(err, Q_ERR_SYSTEM, 0,
+					  "record '%s' is damaged: it describes "
+					  "another chunk", where);
+	}
+	if (ret < 0)
+		q_record_release(rec);
+	return ret;
+}
+
+static void stream_file_name(char *out, size_t size,
+			     const struct q_record *rec, size_t i, bool err)
+{
+	snprintf(out, size, "%llu.a%u.%s.%s",
+		 (unsigned long long)rec->items[i].item, rec->attempt,
+		 rec->worker, err ? "err" : "out");
+}
+
+char *q_record_output_path(struct q_jobh *h, const struct q_record *rec,
+			   size_t i, bool want_err)
+{
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
+	if (st->where != Q_STREAM_FILE)
+		return NULL;
+	char name[Q_CLAIM_NAME_MAX];
+	stream_file_name(name, sizeof(name), rec, i, want_err);
+	return q__asprintf("%s/jobs/%llu/out/%u/%s", h->sp->path,
+			   (unsigned long long)h->job->id,
+			   q_job_shard_of(h->job, rec->chunk), name);
+}
+
+int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
+			  size_t i, bool want_err)
+{
+	char name[Q_CLAIM_NAME_MAX];
+	int dirfd = q__jobh_shard_fd(h, Q_SHARD_OUT,
+				     q_job_shard_of(h->job, rec->chunk));
+	if (dirfd < 0)
+		return dirfd;
+	stream_file_name(name, sizeof(name), rec, i, want_err);
+	int fd = q__open_file_beneath(dirfd, name);
+	return fd < 0 ? -errno : fd;
+}
+
+void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
+			   size_t i, bool want_err)
+{
+	stream_file_name(out, size, rec, i, want_err);
+}
+
+int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
+		    bool want_err, FILE *out, struct q_error *err)
+{
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
+	if (st->where == Q_STREAM_NONE)
+		return 0;
+	if (st->where == Q_STREAM_INLINE) {
+		if (st->length &&
+		    fwrite(rec->data + st->offset, 1, st->length, out) !=
+			    st->length)
+			return q_error_set(err, Q_ERR_SYSTEM, errno,
+					   "cannot write output");
+		return 0;
+	}
+	int fd = q__record_stream_file(h, rec, i, want_err);
+	if (fd < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, -fd,
+				   "cannot open the output of job %llu item "
+				   "%llu", (unsigned long long)rec->job,
+				   (unsigned long long)rec->items[i].item);
+	char buf[65536];
+	uint64_t left = st->length;
+	int ret = 0;
+	while (left > 0) {
+		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = q_error_set(err, Q_ERR_SYSTEM,
+					  n < 0 ? errno : EIO,
+					  "cannot read the output of job %llu "
+					  "item %llu (truncated?)",
+					  (unsigned long long)rec->job,
+					  (unsigned long long)rec->items[i].item);
+			break;
+		}
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n) {
+			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+					  "cannot write output");
+			break;
+		}
+		left -= (uint64_t)n;
+	}
+	close(fd);
+	return ret;
+}
+
+int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
+			size_t i, bool want_err, size_t max, char **data_out,
+			size_t *len_out, struct q_error *err)
+{
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
+	size_t want = st->length < max ? (size_t)st->length : max;
+	char *data = q__malloc(want + 1);
+	size_t got = 0;
+
+	if (st->where == Q_STREAM_INLINE) {
+		memcpy(data, rec->data + st->offset, want);
+		got = want;
+	} else if (st->where == Q_STREAM_FILE) {
+		int fd = q__record_stream_file(h, rec, i, want_err);
+		if (fd < 0) {
+			free(data);
+			return q_error_set(err, Q_ERR_SYSTEM, -fd,
+					   "cannot open the output of job %llu "
+					   "item %llu",
+					   (unsigned long long)rec->job,
+					   (unsigned long long)rec->items[i].item);
+		}
+		while (got < want) {
+			ssize_t n = read(fd, data + got, want - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		close(fd);
+	}
+	data[got] = '\0';
+	*data_out = data;
+	*len_out = got;
+	return 0;
+}

@@ -1,0 +1,406 @@
+/*
+ * spool.c: opening and creating a spool.
+ *
+ * Design notes
+ * 1. Creation is atomic: the skeleton (tmp/, jobs/, workers/, format) is
+ *    built in a hidden sibling directory and renamed into place. Two
+ *    qsubmits racing to create the same spool both succeed: the loser's
+ *    rename fails (the winner's directory is not empty) and it opens the
+ *    winner's spool. An existing empty directory (made by the user, perhaps
+ *    with special striping on Lustre) is initialised in place, format file
+ *    last, so a half-initialised directory never reads as a spool.
+ * 2. The format file is read and checked on every open: an unknown version
+ *    is refused before anything is touched.
+ * 3. A spool writable by everyone is refused: anyone could plant tasks that
+ *    workers would run as their owner (docs/security.md).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "names_internal.h"
+#include "spool_internal.h"
+#include "sysio.h"
+
+static const char *const subdirs[] = { "tmp", "jobs", "workers" };
+
+const char *q_spool_default_path(const char *option)
+{
+	if (option && *option)
+		return option;
+	const char *env = getenv("QSPOOL");
+	if (env && *env)
+		return env;
+	return "qspool";
+}
+
+const char *q_spool_path(const struct q_spool *spool)
+{
+	return spool->path;
+}
+
+bool q_spool_is_group(const struct q_spool *spool)
+{
+	return spool->group;
+}
+
+static void set_modes(struct q_spool *sp, bool group)
+{
+	sp->group = group;
+	sp->file_mode = group ? 0660 : 0600;
+	sp->dir_mode = group ? 02770 : 0700;
+}
+
+/* Write the skeleton into the (empty) directory dirfd. */
+static int init_skeleton(int dirfd, bool group, struct q_error *err,
+			 const char *path)
+{
+	mode_t dmode = group ? 02770 : 0700;
+	char text[64];
+
+	for (size_t i = 0; i < Q_ARRAY_SIZE(subdirs); i++) {
+		if (q__mkdirat(dirfd, subdirs[i], dmode) != 0 &&
+		    errno != EEXIST)
+			return q_error_set(err, Q_ERR_SYSTEM, errno,
+					   "cannot create '%s/%s'", path,
+					   subdirs[i]);
+	}
+	if (group) {
+		/* The setgid bit and group write do not survive a umask of
+		 * 022 at mkdir time; set them explicitly. */
+		for (size_t i = 0; i < Q_ARRAY_SIZE(subdirs); i++)
+			(void)fchmodat(dirfd, subdirs[i], dmode, 0);
+	}
+	int n = snprintf(text, sizeof(text), "%s %d\n", Q_FORMAT_MAGIC,
+			 Q_SPOOL_FORMAT);
+	/* Written through tmp/ like every other file. */
+	char tmpname[256];
+	q__unique_name(tmpname, sizeof(tmpname), "format");
+	int tmpfd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+	if (tmpfd < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot open '%s/tmp'", path);
+	int fd = q__openat(tmpfd, tmpname,
+			   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			   group ? 0660 : 0600);
+	int ret = 0;
+	if (fd < 0 || q__write_all(fd, text, (size_t)n) != 0 ||
+	    q__fsync(fd) != 0) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot write '%s/format'", path);
+		if (fd >= 0)
+			(void)q__close(fd);
+		goto out;
+	}
+	if (q__close(fd) != 0) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot write '%s/format'", path);
+		goto out;
+	}
+	if (q__renameat(tmpfd, tmpname, dirfd, Q_FORMAT_FILE) != 0) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot write '%s/format'", path);
+		goto out;
+	}
+	if (q__fsync_dir(dirfd) != 0)
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot sync '%s'", path);
+out:
+	if (ret < 0)
+		(void)q__unlinkat(tmpfd, tmpname, 0);
+	close(tmpfd);
+	return ret;
+}
+
+static int fsync_parent(const char *path)
+{
+	char *copy = q__strdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -1;
+	int ret = q__fsync_dir(fd);
+	close(fd);
+	return ret;
+}
+
+/* Build the spool at `path` (which does not exist) atomically. */
+static int create_spool(const char *path, bool group, struct q_error *err)
+{
+	char *copy = q__strdup(path);
+	char *parent = dirname(copy);
+	char base[256];
+	q__unique_name(base, sizeof(base), "new-spool");
+	char *tmp = q__asprintf("%s/.%s", parent, base);
+	int ret = 0;
+
+	if (q__mkdirat(AT_FDCWD, tmp, group ? 02770 : 0700) != 0) {
+		int e = errno;
+		if (e == ENOENT)
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "cannot create spool '%s': its parent "
+					  "directory '%s' does not exist (create "
+					  "it first)", path, parent);
+		else if (e == EACCES || e == EPERM || e == EROFS)
+			ret = q_error_set(err, Q_ERR_INPUT, e,
+					  "cannot create spool '%s' (choose a "
+					  "writable place with --spool or "
+					  "QSPOOL)", path);
+		else
+			ret = q_error_set(err, Q_ERR_SYSTEM, e,
+					  "cannot create spool '%s'", path);
+		goto out;
+	}
+	if (group)
+		(void)chmod(tmp, 02770);
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot open '%s'", tmp);
+		goto out_rmtmp;
+	}
+	ret = init_skeleton(fd, group, err, path);
+	close(fd);
+	if (ret < 0)
+		goto out_rmtmp;
+	if (q__renameat(AT_FDCWD, tmp, AT_FDCWD, path) != 0) {
+		/* Lost a race with another creator: use theirs. */
+		if (errno == ENOTEMPTY || errno == EEXIST) {
+			ret = 0;
+			goto out_rmtmp;
+		}
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot create spool '%s'", path);
+		goto out_rmtmp;
+	}
+	if (fsync_parent(path) != 0)
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot sync the directory holding '%s'",
+				  path);
+	goto out;
+out_rmtmp:
+	/* Remove the skeleton we built (a few known entries). */
+	{
+		char *p;
+		p = q__asprintf("%s/format", tmp);
+		unlink(p);
+		free(p);
+		for (size_t i = 0; i < Q_ARRAY_SIZE(subdirs); i++) {
+			p = q__asprintf("%s/%s", tmp, subdirs[i]);
+			rmdir(p);
+			free(p);
+		}
+		rmdir(tmp);
+	}
+out:
+	free(tmp);
+	free(copy);
+	return ret;
+}
+
+static int check_format(int dirfd, const char *path, struct q_error *err)
+{
+	char *text = NULL;
+	int ret = q__read_file(dirfd, Q_FORMAT_FILE, 4096, &text, NULL);
+	if (ret == -ENOENT)
+		return -ENOENT;
+	if (ret < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, -ret,
+				   "cannot read '%s/format'", path);
+	int version = -1;
+	size_t mlen = strlen(Q_FORMAT_MAGIC);
+	if (strncmp(text, Q_FORMAT_MAGIC, mlen) == 0 && text[mlen] == ' ')
+		version = atoi(text + mlen + 1);
+	free(text);
+	if (version < 0)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "'%s' is not a spoolq spool: its format "
+				   "file is not recognised (use another "
+				   "directory with --spool)", path);
+	if (version != Q_SPOOL_FORMAT)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "spool '%s' has format version %d, but this "
+				   "spoolq (%s) reads version %d (use the "
+				   "spoolq that made it, or a new spool)",
+				   path, version, PACKAGE_VERSION,
+				   Q_SPOOL_FORMAT);
+	return 0;
+}
+
+static int check_permissions(int dirfd, const char *path, bool *group_out,
+			     struct q_error *err)
+{
+	struct stat st;
+	if (fstat(dirfd, &st) != 0)
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot inspect spool '%s'", path);
+	if (st.st_mode & S_IWOTH)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': it is writable by "
+				   "everyone (mode %04o), so anyone could make "
+				   "your workers run their commands (fix: chmod "
+				   "o-w '%s')", path,
+				   (unsigned)(st.st_mode & 07777), path);
+	if (st.st_uid != geteuid() && !(st.st_mode & S_IWGRP) &&
+	    geteuid() != 0)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': it belongs to uid %u "
+				   "and is not group-shared (ask its owner to "
+				   "create it with --group)", path,
+				   (unsigned)st.st_uid);
+	*group_out = (st.st_mode & S_IWGRP) != 0;
+	return 0;
+}
+
+static int dir_is_empty_fd(int dirfd)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int empty = 1;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static int open_sub(struct q_spool *sp, const char *name, int *fd_out,
+		    struct q_error *err)
+{
+	int fd = q__open_dir_beneath(sp->dirfd, name);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "spool '%s' is damaged: '%s/' is "
+					   "missing", sp->path, name);
+		if (errno == ELOOP || errno == EXDEV || errno == ENOTDIR)
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "refusing spool '%s': '%s' is not a "
+					   "plain directory (a symbolic link?)",
+					   sp->path, name);
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot open '%s/%s'", sp->path, name);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int q_spool_open(struct q_spool **spool_out, const char *path,
+		 unsigned flags, struct q_error *err)
+{
+	struct q_spool *sp = q__calloc(1, sizeof(*sp));
+	int ret;
+
+	sp->dirfd = sp->tmpfd = sp->jobsfd = sp->workersfd = -1;
+	sp->path = q__strdup(path);
+	*spool_out = NULL;
+
+	/* The spool path itself may be a symbolic link the user made;
+	 * nothing below it may be. */
+	sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0 && errno == ENOENT && (flags & Q_SPOOL_CREATE)) {
+		ret = create_spool(path, flags & Q_SPOOL_GROUP, err);
+		if (ret < 0)
+			goto fail;
+		sp->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (sp->dirfd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "no spool at '%s' (submit a job to "
+					  "create it, or give --spool DIR or "
+					  "QSPOOL)", path);
+		else if (e == ENOTDIR)
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "spool path '%s' is not a directory "
+					  "(give another path with --spool)",
+					  path);
+		else if (e == EACCES)
+			ret = q_error_set(err, Q_ERR_INPUT, e,
+					  "cannot open spool '%s'", path);
+		else
+			ret = q_error_set(err, Q_ERR_SYSTEM, e,
+					  "cannot open spool '%s'", path);
+		goto fail;
+	}
+
+	bool group = false;
+	ret = check_permissions(sp->dirfd, path, &group, err);
+	if (ret < 0)
+		goto fail;
+	set_modes(sp, group);
+
+	ret = check_format(sp->dirfd, path, err);
+	if (ret == -ENOENT) {
+		int empty = dir_is_empty_fd(sp->dirfd);
+		if (empty == 1 && (flags & Q_SPOOL_CREATE)) {
+			if (flags & Q_SPOOL_GROUP) {
+				(void)fchmod(sp->dirfd, 02770);
+				set_modes(sp, true);
+			}
+			ret = init_skeleton(sp->dirfd, sp->group, err, path);
+		} else if (empty == 1) {
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "'%s' is an empty directory, not yet "
+					  "a spool (submit a job to create it)",
+					  path);
+		} else {
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "'%s' is not a spoolq spool: it has "
+					  "no format file (give an empty or new "
+					  "directory with --spool)", path);
+		}
+	}
+	if (ret < 0)
+		goto fail;
+
+	if ((ret = open_sub(sp, "tmp", &sp->tmpfd, err)) < 0 ||
+	    (ret = open_sub(sp, "jobs", &sp->jobsfd, err)) < 0 ||
+	    (ret = open_sub(sp, "workers", &sp->workersfd, err)) < 0)
+		goto fail;
+
+	if (flags & Q_SPOOL_WRITE) {
+		if (faccessat(sp->dirfd, "tmp", W_OK, AT_EACCESS) != 0 ||
+		    faccessat(sp->dirfd, "jobs", W_OK, AT_EACCESS) != 0) {
+			ret = q_error_set(err, Q_ERR_INPUT, errno,
+					  "cannot write to spool '%s' (use a "
+					  "spool you can write with --spool)",
+					  path);
+			goto fail;
+		}
+	}
+	*spool_out = sp;
+	return 0;
+fail:
+	q_spool_close(sp);
+	return ret;
+}
+
+void q_spool_close(struct q_spool *sp)
+{
+	if (!sp)
+		return;
+	int fds[] = { sp->tmpfd, sp->jobsfd, sp->workersfd, sp->dirfd };
+	for (size_t i = 0; i < Q_ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(sp->path);
+	free(sp);
+}

@@ -1,0 +1,278 @@
+/*
+ * status.c: counting and listing tasks.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jobh_internal.h"
+#include "names_internal.h"
+
+struct chunk_view {
+	enum q_state state;     /* READY, RUNNING, or WAITING; DONE = record */
+	unsigned attempt;
+	bool has_record;
+	int64_t claimed_ns;
+	char *worker;           /* RUNNING: claimant */
+};
+
+/* Call fn(name) for each entry of dirfd (not . or ..). */
+static int scan_dir(int dirfd, void (*fn)(void *, const char *, int), void *ctx,
+		    int arg)
+{
+	int dfd = dup(dirfd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			fn(ctx, de->d_name, arg);
+	closedir(d);
+	return 0;
+}
+
+struct view_ctx {
+	struct q_jobh *h;
+	struct chunk_view *v;
+	unsigned shard;
+};
+
+static void see_done(void *ctx, const char *name, int shard)
+{
+	struct view_ctx *vc = ctx;
+	uint64_t c;
+	if (q__parse_u64(name, NULL, &c) && c < vc->h->job->nchunks &&
+	    q_job_shard_of(vc->h->job, c) == (unsigned)shard)
+		vc->v[c].has_record = true;
+}
+
+static void see_claim(void *ctx, const char *name, int shard)
+{
+	struct view_ctx *vc = ctx;
+	uint64_t c;
+	unsigned a;
+	const char *w;
+	if (!q__parse_claim_name(name, &c, &a, &w) || c >= vc->h->job->nchunks ||
+	    q_job_shard_of(vc->h->job, c) != (unsigned)shard)
+		return;
+	struct chunk_view *cv = &vc->v[c];
+	cv->state = Q_STATE_RUNNING;
+	cv->attempt = a;
+	free(cv->worker);
+	cv->worker = q__strdup(w);
+	struct stat st;
+	int fd = q__jobh_shard_fd(vc->h, Q_SHARD_CLAIM, (unsigned)shard);
+	if (fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		cv->claimed_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+				 st.st_mtim.tv_nsec;
+}
+
+static void see_ready(void *ctx, const char *name, int shard)
+{
+	struct view_ctx *vc = ctx;
+	uint64_t c;
+	unsigned a;
+	if (!q__parse_ready_name(name, &c, &a) || c >= vc->h->job->nchunks ||
+	    q_job_shard_of(vc->h->job, c) != (unsigned)shard)
+		return;
+	if (vc->v[c].state == Q_STATE_WAITING) {
+		vc->v[c].state = Q_STATE_READY;
+		vc->v[c].attempt = a - 1;
+	}
+}
+
+/* One pass over done/, claim/, ready/ (in that order: a chunk moving on
+ * while we look is seen in its older state or not at all). */
+static int build_view(struct q_jobh *h, struct chunk_view **out,
+		      struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	struct chunk_view *v = q__calloc(job->nchunks, sizeof(*v));
+	struct view_ctx vc = { h, v, 0 };
+	static const enum q_shard_kind order[] = { Q_SHARD_DONE, Q_SHARD_CLAIM,
+						   Q_SHARD_READY };
+	void (*fns[])(void *, const char *, int) = { see_done, see_claim,
+						     see_ready };
+	for (uint64_t c = 0; c < job->nchunks; c++)
+		v[c].state = Q_STATE_WAITING;
+	for (size_t k = 0; k < Q_ARRAY_SIZE(order); k++) {
+		for (unsigned s = 0; s < job->nshards; s++) {
+			int fd = q__jobh_shard_fd(h, order[k], s);
+			if (fd < 0) {
+				char where[512];
+				q__jobh_where(h, q__shard_dir_names[order[k]],
+					      where, sizeof(where));
+				for (uint64_t c = 0; c < job->nchunks; c++)
+					free(v[c].worker);
+				free(v);
+				return q_error_set(err, Q_ERR_SYSTEM, -fd,
+						   "cannot open '%s/%u'", where,
+						   s);
+			}
+			scan_dir(fd, fns[k], &vc, (int)s);
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static void free_view(const struct q_job *job, struct chunk_view *v)
+{
+	if (!v)
+		return;
+	for (uint64_t c = 0; c < job->nchunks; c++)
+		free(v[c].worker);
+	free(v);
+}
+
+int q_job_counts(struct q_jobh *h, struct q_counts *counts,
+		 struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	struct chunk_view *v;
+	int ret;
+
+	memset(counts, 0, sizeof(*counts));
+	counts->total = job->nitems;
+	if ((ret = build_view(h, &v, err)) < 0)
+		return ret;
+	for (uint64_t c = 0; c < job->nchunks && ret == 0; c++) {
+		uint64_t first, n;
+		q_job_chunk_items(job, c, &first, &n);
+		if (!v[c].has_record) {
+			if (v[c].state == Q_STATE_RUNNING)
+				counts->running += n;
+			else if (v[c].state == Q_STATE_READY)
+				counts->ready += n;
+			else
+				counts->waiting += n;
+			continue;
+		}
+		/* Chunks known to be all done need no second read. */
+		if (h->chunk_health[c] == 1) {
+			counts->done += n;
+			continue;
+		}
+		struct q_record rec;
+		struct q_error rerr = Q_ERROR_INIT;
+		ret = q_record_read(h, c, &rec, &rerr);
+		if (ret < 0) {
+			/* A damaged record is reported, not fatal. */
+			fprintf(stderr, "spoolq: warning: %s\n", rerr.message);
+			counts->failed += n;
+			ret = 0;
+			continue;
+		}
+		bool all_done = true;
+		for (uint64_t i = 0; i < rec.count; i++) {
+			switch (rec.items[i].state) {
+			case Q_STATE_DONE: counts->done++; break;
+			case Q_STATE_CANCELLED:
+				counts->cancelled++;
+				all_done = false;
+				break;
+			default:
+				counts->failed++;
+				all_done = false;
+				break;
+			}
+		}
+		h->chunk_health[c] = all_done ? 1 : 2;
+		q_record_release(&rec);
+	}
+	free_view(job, v);
+	return ret;
+}
+
+static void host_of_worker(const char *worker, char *host, size_t size)
+{
+	/* Worker ids are host.pid.random: the host is all but the last two
+	 * dot-separated parts. */
+	const char *end = worker + strlen(worker);
+	for (int dots = 0; end > worker && dots < 2; )
+		if (*--end == '.')
+			dots++;
+	size_t n = end > worker ? (size_t)(end - worker) : strlen(worker);
+	if (n >= size)
+		n = size - 1;
+	memcpy(host, worker, n);
+	host[n] = '\0';
+}
+
+int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
+			struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	struct chunk_view *v;
+	int ret;
+
+	if ((ret = build_view(h, &v, err)) < 0)
+		return ret;
+	for (uint64_t c = 0; c < job->nchunks && ret == 0; c++) {
+		uint64_t first, n;
+		struct q_record rec;
+		bool have_rec = false;
+		q_job_chunk_items(job, c, &first, &n);
+		if (v[c].has_record) {
+			struct q_error rerr = Q_ERROR_INIT;
+			if (q_record_read(h, c, &rec, &rerr) == 0)
+				have_rec = true;
+			else
+				fprintf(stderr, "spoolq: warning: %s\n",
+					rerr.message);
+		}
+		for (uint64_t i = 0; i < n && ret == 0; i++) {
+			struct q_task_info t;
+			memset(&t, 0, sizeof(t));
+			t.item = first + i;
+			t.index = q_job_index_of(job, t.item);
+			q_job_item_label(job, t.item, t.label, sizeof(t.label));
+			t.exit_code = Q_EXIT_NONE;
+			t.attempt = v[c].attempt;
+			if (have_rec) {
+				const struct q_item_record *r = &rec.items[i];
+				t.state = r->state;
+				t.attempt = rec.attempt;
+				snprintf(t.worker, sizeof(t.worker), "%s",
+					 rec.worker);
+				snprintf(t.host, sizeof(t.host), "%s",
+					 rec.host ? rec.host : "");
+				t.exit_code = r->exit_code;
+				t.claimed_ns = rec.claimed_ns;
+				t.start_ns = r->start_ns;
+				t.end_ns = r->end_ns;
+				snprintf(t.reason, sizeof(t.reason), "%s",
+					 r->reason ? r->reason : "");
+			} else if (v[c].has_record) {
+				t.state = Q_STATE_FAILED;
+				snprintf(t.reason, sizeof(t.reason),
+					 "record unreadable");
+			} else {
+				t.state = v[c].state;
+				if (v[c].worker) {
+					snprintf(t.worker, sizeof(t.worker),
+						 "%s", v[c].worker);
+					host_of_worker(v[c].worker, t.host,
+						       sizeof(t.host));
+				}
+				t.claimed_ns = v[c].claimed_ns;
+			}
+			ret = fn(ctx, &t);
+		}
+		if (have_rec)
+			q_record_release(&rec);
+	}
+	free_view(job, v);
+	return ret;
+}
