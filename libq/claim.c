@@ -79,8 +79,17 @@ static bool claimed_by_us(int claimfd, const char *name)
 	return fstatat(claimfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+unsigned q_chunk_threads(const struct q_job *job, uint64_t chunk,
+			 unsigned total_cores)
+{
+	const struct q_group *g = q__job_group_of_chunk(job, chunk);
+	unsigned t = g ? g->threads : 1;
+	return t < total_cores ? t : (total_cores ? total_cores : 1);
+}
+
 int q_claim_next(struct q_jobh *h, const char *worker_id,
-		 unsigned start_shard, struct q_claim *claim,
+		 unsigned start_shard, unsigned free_cores,
+		 unsigned total_cores, struct q_claim *claim,
 		 struct q_error *err)
 {
 	const struct q_job *job = h->job;
@@ -114,6 +123,9 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 			 * junk: never claim them. */
 			if (v[k].chunk >= job->nchunks ||
 			    q_job_shard_of(job, v[k].chunk) != s)
+				continue;
+			if (q_chunk_threads(job, v[k].chunk, total_cores) >
+			    free_cores)
 				continue;
 			q__ready_name(from, sizeof(from), v[k].chunk,
 				      v[k].attempt);

@@ -67,7 +67,7 @@ int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
 		return ret;
 	ret = q__rmdir(h->dirfd, "todo");
 	if (ret == 0 || ret == -ENOENT) {
-		h->finished = true;
+		__atomic_store_n(&h->finished, true, __ATOMIC_RELEASE);
 		return 0;
 	}
 	return ret == -ENOTEMPTY ? 0 : ret;

@@ -298,3 +298,15 @@ int q__dir_is_empty(int dirfd, const char *rel)
 	closedir(d);
 	return empty;
 }
+
+int q_spool_tmp_create(struct q_spool *sp, const char *purpose,
+		       char *name_out, size_t name_size)
+{
+	int fd = q__tmp_create(sp, purpose, name_out, name_size);
+	return fd < 0 ? -errno : fd;
+}
+
+void q_spool_tmp_remove(struct q_spool *sp, const char *name)
+{
+	q__tmp_remove(sp, name);
+}

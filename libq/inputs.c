@@ -28,7 +28,8 @@ static int range_failed(struct q_jobh *dh, uint64_t first, uint64_t count,
 	uint64_t c1 = q_job_chunk_of(dh->job, first + count - 1);
 
 	for (uint64_t c = c0; c <= c1; c++) {
-		if (dh->chunk_health[c] == HEALTH_ALL_DONE)
+		if (__atomic_load_n(&dh->chunk_health[c], __ATOMIC_RELAXED) ==
+		    HEALTH_ALL_DONE)
 			continue;
 		struct q_record rec;
 		int ret = q_record_read(dh, c, &rec, err);
@@ -57,8 +58,9 @@ static int range_failed(struct q_jobh *dh, uint64_t first, uint64_t count,
 							    : "was cancelled");
 			found = 1;
 		}
-		dh->chunk_health[c] = all_done ? HEALTH_ALL_DONE
-					       : HEALTH_NOT_ALL_DONE;
+		__atomic_store_n(&dh->chunk_health[c],
+				 all_done ? HEALTH_ALL_DONE : HEALTH_NOT_ALL_DONE,
+				 __ATOMIC_RELAXED);
 		q_record_release(&rec);
 		if (found)
 			return 1;

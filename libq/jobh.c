@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,30 +85,44 @@ struct q_spool *q_jobh_spool(const struct q_jobh *h)
 	return h->sp;
 }
 
+/*
+ * Handles are opened lazily and may be shared by a worker's threads: the
+ * first thread to publish its descriptor wins, a loser closes its own.
+ */
+static int publish_fd(int *slot, int fd)
+{
+	int expected = -1;
+	if (__atomic_compare_exchange_n(slot, &expected, fd, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return fd;
+	close(fd);
+	return expected;
+}
+
 int q__jobh_shard_fd(struct q_jobh *h, enum q_shard_kind kind, unsigned s)
 {
 	if (s >= h->job->nshards)
 		return -EINVAL;
-	if (h->shards[kind][s] >= 0)
-		return h->shards[kind][s];
+	int cur = __atomic_load_n(&h->shards[kind][s], __ATOMIC_ACQUIRE);
+	if (cur >= 0)
+		return cur;
 	char rel[64];
 	snprintf(rel, sizeof(rel), "%s/%u", q__shard_dir_names[kind], s);
 	int fd = q__open_dir_beneath(h->dirfd, rel);
 	if (fd < 0)
 		return -errno;
-	h->shards[kind][s] = fd;
-	return fd;
+	return publish_fd(&h->shards[kind][s], fd);
 }
 
 int q__jobh_dir_fd(struct q_jobh *h, enum q_dir_kind kind)
 {
-	if (h->dirs[kind] >= 0)
-		return h->dirs[kind];
+	int cur = __atomic_load_n(&h->dirs[kind], __ATOMIC_ACQUIRE);
+	if (cur >= 0)
+		return cur;
 	int fd = q__open_dir_beneath(h->dirfd, q__dir_names[kind]);
 	if (fd < 0)
 		return -errno;
-	h->dirs[kind] = fd;
-	return fd;
+	return publish_fd(&h->dirs[kind], fd);
 }
 
 void q__jobh_where(const struct q_jobh *h, const char *rel, char *out,
@@ -119,19 +134,13 @@ void q__jobh_where(const struct q_jobh *h, const char *rel, char *out,
 
 bool q_jobh_finished(struct q_jobh *h)
 {
-	if (h->finished)
+	if (__atomic_load_n(&h->finished, __ATOMIC_ACQUIRE))
 		return true;
 	struct stat st;
 	if (fstatat(h->dirfd, "todo", &st, AT_SYMLINK_NOFOLLOW) != 0 &&
-	    errno == ENOENT) {
-		h->finished = true;
-		/* A finished job's todo handle points at a removed dir. */
-		if (h->dirs[Q_DIR_TODO] >= 0) {
-			close(h->dirs[Q_DIR_TODO]);
-			h->dirs[Q_DIR_TODO] = -1;
-		}
-	}
-	return h->finished;
+	    errno == ENOENT)
+		__atomic_store_n(&h->finished, true, __ATOMIC_RELEASE);
+	return __atomic_load_n(&h->finished, __ATOMIC_ACQUIRE);
 }
 
 void q__ready_name(char *out, size_t size, uint64_t chunk, unsigned attempt)
@@ -185,8 +194,14 @@ int q__chunk_has_record(struct q_jobh *h, uint64_t chunk)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/*
+ * The cache is shared by a worker's threads: lookups and inserts hold a
+ * mutex; a handle stays valid until q_jobcache_drop, which the owner calls
+ * only when no thread uses that job any more.
+ */
 struct q_jobcache {
 	struct q_spool *sp;
+	pthread_mutex_t lock;
 	struct q_jobh **handles;
 	size_t n, cap;
 };
@@ -195,6 +210,7 @@ struct q_jobcache *q_jobcache_new(struct q_spool *sp)
 {
 	struct q_jobcache *c = q__calloc(1, sizeof(*c));
 	c->sp = sp;
+	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
 
@@ -205,31 +221,42 @@ void q_jobcache_release(struct q_jobcache *c)
 	for (size_t i = 0; i < c->n; i++)
 		q_jobh_close(c->handles[i]);
 	free(c->handles);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
 struct q_jobh *q_jobcache_get(struct q_jobcache *c, uint64_t id,
 			      struct q_error *err)
 {
+	struct q_jobh *h = NULL;
+
+	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n; i++)
-		if (c->handles[i]->job->id == id)
-			return c->handles[i];
-	struct q_jobh *h;
-	if (q_jobh_open(c->sp, id, &h, err) < 0)
-		return NULL;
+		if (c->handles[i]->job->id == id) {
+			h = c->handles[i];
+			goto out;
+		}
+	if (q_jobh_open(c->sp, id, &h, err) < 0) {
+		h = NULL;
+		goto out;
+	}
 	q__grow(&c->handles, &c->cap, c->n + 1, sizeof(*c->handles));
 	c->handles[c->n++] = h;
+out:
+	pthread_mutex_unlock(&c->lock);
 	return h;
 }
 
 void q_jobcache_drop(struct q_jobcache *c, uint64_t id)
 {
+	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->handles[i]->job->id == id) {
 			q_jobh_close(c->handles[i]);
 			c->handles[i] = c->handles[--c->n];
-			return;
+			break;
 		}
+	pthread_mutex_unlock(&c->lock);
 }
 
 void q_worker_id_make(char *out, size_t size)

@@ -160,7 +160,8 @@ int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 			continue;
 		}
 		/* Chunks known to be all done need no second read. */
-		if (h->chunk_health[c] == 1) {
+		if (__atomic_load_n(&h->chunk_health[c], __ATOMIC_RELAXED) ==
+		    1) {
 			counts->done += n;
 			continue;
 		}
@@ -188,7 +189,8 @@ int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 				break;
 			}
 		}
-		h->chunk_health[c] = all_done ? 1 : 2;
+		__atomic_store_n(&h->chunk_health[c], all_done ? 1 : 2,
+				 __ATOMIC_RELAXED);
 		q_record_release(&rec);
 	}
 	free_view(job, v);

@@ -139,6 +139,24 @@ Q_EXPORT int q_job_load(struct q_spool *spool, uint64_t id,
 Q_EXPORT int q_job_resolve(struct q_spool *spool, const char *ref,
 			   uint64_t *id_out, struct q_error *err);
 
+/*
+ * Resolve a dependency as users write it ("12", "sweep", "12:run",
+ * "12:run[3]", "12:run[0-9]", "12[3]") into an item range of an existing
+ * job. Q_ERR_INPUT when the job, task or index does not exist. out->label
+ * is malloc'ed.
+ */
+Q_EXPORT int q_after_resolve(struct q_spool *spool, const char *ref,
+			     struct q_after *out, struct q_error *err);
+
+/*
+ * Read a --tasks file ("-" for standard input): one command per line;
+ * blank lines and lines starting with '#' are dropped. *text_out holds
+ * the kept lines, each ending in '\n' (malloc'ed).
+ */
+Q_EXPORT int q_tasks_file_read(const char *path, char **text_out,
+			       size_t *len_out, size_t *lines_out,
+			       struct q_error *err);
+
 /* Every published job id, ascending. *ids_out is malloc'ed. */
 Q_EXPORT int q_job_list(struct q_spool *spool, uint64_t **ids_out,
 			size_t *n_out, struct q_error *err);

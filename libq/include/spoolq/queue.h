@@ -73,13 +73,20 @@ struct q_claim {
 Q_EXPORT void q_worker_id_make(char *out, size_t size);
 
 /*
- * Claim one ready chunk of the job. Returns 1 with *claim filled, 0 when
- * nothing is ready, or -errno with err set. `start_shard` spreads workers
- * over the shards (any value; it is taken modulo the shard count).
+ * Claim one ready chunk of the job that fits in `free_cores` (a chunk
+ * needs its task's threads, capped at `total_cores`, the most this worker
+ * can ever give). Returns 1 with *claim filled, 0 when nothing fitting is
+ * ready, or -errno with err set. `start_shard` spreads workers over the
+ * shards (any value; it is taken modulo the shard count).
  */
 Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
-			  unsigned start_shard, struct q_claim *claim,
+			  unsigned start_shard, unsigned free_cores,
+			  unsigned total_cores, struct q_claim *claim,
 			  struct q_error *err);
+
+/* Cores a chunk of this job needs on a worker with `total_cores`. */
+Q_EXPORT unsigned q_chunk_threads(const struct q_job *job, uint64_t chunk,
+				  unsigned total_cores);
 
 /* Give a claimed chunk back, unstarted or interrupted: it becomes ready
  * again with the same attempt number. */

@@ -22,6 +22,7 @@
 #define SPOOLQ_SPOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <spoolq/error.h>
 #include <spoolq/export.h>
@@ -47,5 +48,15 @@ Q_EXPORT void q_spool_close(struct q_spool *spool);
 Q_EXPORT const char *q_spool_path(const struct q_spool *spool);
 /* True when the spool is group-shared (files 0660, directories 2770). */
 Q_EXPORT bool q_spool_is_group(const struct q_spool *spool);
+
+/*
+ * Create a new temporary file in the spool's tmp/ (for a worker's task
+ * output); its name goes to name_out. Returns an fd or -errno. Hand the
+ * name to q_commit, which consumes it.
+ */
+Q_EXPORT int q_spool_tmp_create(struct q_spool *spool, const char *purpose,
+				char *name_out, size_t name_size);
+/* Remove a temporary made by q_spool_tmp_create. */
+Q_EXPORT void q_spool_tmp_remove(struct q_spool *spool, const char *name);
 
 #endif

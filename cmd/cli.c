@@ -1,0 +1,165 @@
+/*
+ * cli.c: shared command-line handling.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spoolq/spoolq.h>
+
+#include "cli.h"
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t prev[65], cur[65];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins)
+					   : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+	}
+	return prev[lb];
+}
+
+const char *q_cli_suggest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (size_t i = 0; candidates[i]; i++) {
+		size_t d = edit_distance(word, candidates[i]);
+		/* A prefix of an option ("--exit") also counts as close. */
+		if (strncmp(candidates[i], word, strlen(word)) == 0 &&
+		    strlen(word) >= 3)
+			d = d < 1 ? d : 1;
+		if (d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	size_t limit = strlen(word) / 3 + 1;
+	return best && best_d <= (limit < 3 ? limit : 3) ? best : NULL;
+}
+
+int q_cli_next(struct q_cli *cli, int argc, char **argv)
+{
+	opterr = 0;
+	int c = getopt_long(argc, argv, cli->permute ? ":hV" : "+:hV",
+			    cli->options, NULL);
+	if (c == '?' || c == ':') {
+		/* Remember what was wrong for q_cli_default. */
+		static char bad[256];
+		const char *arg = argv[optind - 1];
+		if (c == '?' && optopt && !(arg[0] == '-' && arg[1] == '-'))
+			snprintf(bad, sizeof(bad), "-%c", optopt);
+		else
+			snprintf(bad, sizeof(bad), "%s", arg);
+		char *eq = strchr(bad, '=');
+		if (eq)
+			*eq = '\0';
+		optarg = bad;
+	}
+	return c;
+}
+
+int q_cli_usage_error(struct q_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", cli->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n",
+		cli->prog);
+	return Q_EXIT_USAGE;
+}
+
+int q_cli_default(struct q_cli *cli, int c)
+{
+	switch (c) {
+	case 'h':
+		fputs(cli->usage, stdout);
+		return fflush(stdout) == 0 ? Q_EXIT_OK : Q_EXIT_SYSTEM;
+	case 'V':
+		printf("%s (spoolq) %s\n", cli->prog, Q_VERSION);
+		return Q_EXIT_OK;
+	case ':':
+		return q_cli_usage_error(cli, "option '%s' needs a value",
+					 optarg);
+	case '?': {
+		const char *names[64];
+		char buf[64][40];
+		size_t n = 0;
+		for (size_t i = 0; cli->options[i].name && n < 63; i++) {
+			snprintf(buf[n], sizeof(buf[n]), "--%s",
+				 cli->options[i].name);
+			names[n] = buf[n];
+			n++;
+		}
+		names[n] = NULL;
+		const char *s = q_cli_suggest(optarg, names);
+		if (s)
+			return q_cli_usage_error(cli, "unknown option '%s' "
+						 "(did you mean '%s'?)", optarg,
+						 s);
+		return q_cli_usage_error(cli, "unknown option '%s'", optarg);
+	}
+	default:
+		return q_cli_usage_error(cli, "unexpected option");
+	}
+}
+
+int q_cli_u64(struct q_cli *cli, const char *opt, const char *text,
+	      uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (text[0] == '-' || text[0] == '+' || text[0] == ' ' ||
+	    text[0] == '\0')
+		goto bad;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	q_cli_usage_error(cli, "%s needs a whole number from %llu to %llu, "
+			  "got '%s'", opt, (unsigned long long)min,
+			  (unsigned long long)max, text);
+	return -1;
+}
+
+int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,
+		  double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	double mult = 1;
+	if (end != text && *end && !end[1]) {
+		switch (*end) {
+		case 's': mult = 1; end++; break;
+		case 'm': mult = 60; end++; break;
+		case 'h': mult = 3600; end++; break;
+		case 'd': mult = 86400; end++; break;
+		}
+	}
+	if (end == text || *end || errno || !isfinite(v) || v < 0) {
+		q_cli_usage_error(cli, "%s needs a duration such as 30, 30s, "
+				  "5m or 2h, got '%s'", opt, text);
+		return -1;
+	}
+	*out = v * mult;
+	return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * qcollect: write a job's results, in submission order (like gather) or
+ * as they complete (--follow, like as_completed).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <spoolq/spoolq.h>
+
+#include "cli.h"
+#include "json.h"
+
+static const char usage[] =
+	"usage: qcollect [--spool DIR] JOB [--follow] [--json] [--output DIR]\n"
+	"                [--no-wait] [--stderr]\n"
+	"\n"
+	"Write the results (stdout of commands, results of kernels) of a job's\n"
+	"tasks to stdout, in submission order (array index order), waiting\n"
+	"for tasks that have not finished yet.\n"
+	"\n"
+	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
+	"  --follow      write each result as soon as its task finishes\n"
+	"  --json        one JSON object per task per line (docs/json.md)\n"
+	"  --output DIR  one file per task: DIR/NAME.out or DIR/NAME.INDEX.out\n"
+	"                (and .err when the task wrote to stderr)\n"
+	"  --no-wait     only what has finished now; do not wait\n"
+	"  --stderr      write the tasks' stderr instead of their results\n"
+	"\n"
+	"Exit status: 0 when every task succeeded, 1 when some failed or were\n"
+	"cancelled (their results are skipped, a line on stderr says why).\n"
+	"\n"
+	"examples:\n"
+	"  qcollect 12 > results.txt\n"
+	"  qcollect sweep --follow --json | jq .result\n";
+
+enum { OPT_SPOOL = 256, OPT_FOLLOW, OPT_JSON, OPT_OUTPUT, OPT_NOWAIT,
+       OPT_STDERR };
+
+struct collect {
+	struct q_jobh *h;
+	bool follow, json, nowait, want_err;
+	const char *outdir;
+	int status;
+	struct q_error err;
+};
+
+static int write_file(struct collect *c, const struct q_record *rec, size_t i,
+		      bool want_err, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return q_error_set(&c->err, Q_ERR_SYSTEM, errno,
+				   "cannot create '%s'", path);
+	int ret = q_record_output(c->h, rec, i, want_err, f, &c->err);
+	if (fclose(f) != 0 && ret == 0)
+		ret = q_error_set(&c->err, Q_ERR_SYSTEM, errno,
+				  "cannot write '%s'", path);
+	return ret;
+}
+
+static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
+{
+	const struct q_job *job = q_jobh_job(c->h);
+	const struct q_item_record *r = &rec->items[i];
+	const struct q_group *g = q_job_group_of(job, r->item);
+	int64_t index = q_job_index_of(job, r->item);
+	char label[Q_NAME_MAX + 32];
+	q_job_item_label(job, r->item, label, sizeof(label));
+
+	if (r->state != Q_STATE_DONE) {
+		c->status = Q_EXIT_TASKS_FAILED;
+		if (!c->json)
+			fprintf(stderr, "qcollect: job %llu task %s %s%s%s\n",
+				(unsigned long long)job->id, label,
+				q_state_name(r->state), r->reason ? ": " : "",
+				r->reason ? r->reason : "");
+	}
+	if (c->json) {
+		printf("{\"job\": %llu, \"task\": ", (unsigned long long)job->id);
+		q_json_cstr(stdout, g->name);
+		printf(", \"label\": ");
+		q_json_cstr(stdout, label);
+		printf(", \"index\": %lld, \"item\": %llu, \"state\": ",
+		       (long long)index, (unsigned long long)r->item);
+		q_json_cstr(stdout, q_state_name(r->state));
+		printf(", \"exit\": ");
+		if (r->exit_code == Q_EXIT_NONE)
+			printf("null");
+		else
+			printf("%d", r->exit_code);
+		printf(", \"host\": ");
+		q_json_cstr(stdout, rec->host);
+		printf(", \"worker\": ");
+		q_json_cstr(stdout, rec->worker);
+		printf(", \"start\": ");
+		q_json_time(stdout, r->start_ns);
+		printf(", \"end\": ");
+		q_json_time(stdout, r->end_ns);
+		printf(", \"attempts\": %u", rec->attempt);
+		printf(", \"reason\": ");
+		q_json_cstr(stdout, r->reason);
+		const struct q_stream *st = c->want_err ? &r->err : &r->out;
+		char *path = q_record_output_path(c->h, rec, i, c->want_err);
+		if (path) {
+			printf(", \"result\": null, \"result_path\": ");
+			q_json_cstr(stdout, path);
+			free(path);
+		} else {
+			char *data = NULL;
+			size_t len = 0;
+			if (st->where != Q_STREAM_NONE &&
+			    q_record_output_mem(c->h, rec, i, c->want_err,
+						(size_t)st->length, &data, &len,
+						&c->err) < 0)
+				return -EIO;
+			printf(", \"result\": ");
+			q_json_str(stdout, data ? data : "", len);
+			free(data);
+		}
+		printf("}\n");
+		return 0;
+	}
+	if (c->outdir) {
+		char path[4096];
+		const char *stem = g->name;
+		if (g->array || g->kind == Q_TASK_LINES)
+			snprintf(path, sizeof(path), "%s/%s.%lld.out",
+				 c->outdir, stem, (long long)index);
+		else
+			snprintf(path, sizeof(path), "%s/%s.out", c->outdir,
+				 stem);
+		if (write_file(c, rec, i, false, path) < 0)
+			return -EIO;
+		if (r->err.where != Q_STREAM_NONE && r->err.length) {
+			size_t n = strlen(path);
+			memcpy(path + n - 4, ".err", 4);
+			if (write_file(c, rec, i, true, path) < 0)
+				return -EIO;
+		}
+		return 0;
+	}
+	if (r->state != Q_STATE_DONE && !c->want_err)
+		return 0;
+	return q_record_output(c->h, rec, i, c->want_err, stdout, &c->err);
+}
+
+static int emit_chunk(struct collect *c, uint64_t chunk)
+{
+	struct q_record rec;
+	int ret = q_record_read(c->h, chunk, &rec, &c->err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < rec.count && ret == 0; i++)
+		ret = emit_item(c, &rec, i);
+	q_record_release(&rec);
+	if (ret == 0 && ferror(stdout))
+		ret = q_error_set(&c->err, Q_ERR_SYSTEM, errno,
+				  "cannot write to standard output");
+	return ret;
+}
+
+static void backoff(int *delay_ms)
+{
+	fflush(stdout);
+	poll(NULL, 0, *delay_ms);
+	if (*delay_ms < 250)
+		*delay_ms = *delay_ms * 3 / 2 + 1;
+}
+
+/* In submission order; wait for each chunk's record unless --no-wait. */
+static int collect_in_order(struct collect *c)
+{
+	const struct q_job *job = q_jobh_job(c->h);
+	for (uint64_t chunk = 0; chunk < job->nchunks; chunk++) {
+		int delay = 2;
+		for (;;) {
+			int ret = emit_chunk(c, chunk);
+			if (ret == 0)
+				break;
+			if (ret != -ENOENT)
+				return ret;
+			if (c->nowait) {
+				c->status = Q_EXIT_TASKS_FAILED;
+				break;
+			}
+			backoff(&delay);
+		}
+	}
+	return 0;
+}
+
+/* As they complete: emit each record the first time we see it. */
+static int collect_follow(struct collect *c)
+{
+	const struct q_job *job = q_jobh_job(c->h);
+	unsigned char *seen = calloc(job->nchunks, 1);
+	uint64_t left = job->nchunks;
+	int delay = 2, ret = 0;
+	if (!seen)
+		abort();
+	while (left > 0) {
+		bool finished = q_jobh_finished(c->h);
+		bool progress = false;
+		for (uint64_t chunk = 0; chunk < job->nchunks && ret == 0;
+		     chunk++) {
+			if (seen[chunk])
+				continue;
+			ret = emit_chunk(c, chunk);
+			if (ret == -ENOENT) {
+				ret = 0;
+				continue;
+			}
+			if (ret == 0) {
+				seen[chunk] = 1;
+				left--;
+				progress = true;
+			}
+		}
+		if (ret < 0 || left == 0)
+			break;
+		if (finished || c->nowait) {
+			/* Finished but something is missing: cancelled
+			 * before it had a record cannot happen; damaged
+			 * records can. */
+			c->status = Q_EXIT_TASKS_FAILED;
+			break;
+		}
+		fflush(stdout);
+		if (progress)
+			delay = 2;
+		else
+			backoff(&delay);
+	}
+	free(seen);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
+		{ "stderr", no_argument, NULL, OPT_STDERR },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct q_cli cli = Q_CLI_INIT("qcollect", usage, options);
+	struct collect c = { .err = Q_ERROR_INIT };
+	const char *spool_opt = NULL;
+	int opt;
+
+	cli.permute = true;
+	while ((opt = q_cli_next(&cli, argc, argv)) != -1) {
+		switch (opt) {
+		case OPT_SPOOL: spool_opt = optarg; break;
+		case OPT_FOLLOW: c.follow = true; break;
+		case OPT_JSON: c.json = true; break;
+		case OPT_OUTPUT: c.outdir = optarg; break;
+		case OPT_NOWAIT: c.nowait = true; break;
+		case OPT_STDERR: c.want_err = true; break;
+		default: return q_cli_default(&cli, opt);
+		}
+	}
+	if (optind >= argc)
+		return q_cli_usage_error(&cli, "which job? (qcollect JOB)");
+	if (optind + 1 < argc)
+		return q_cli_usage_error(&cli, "one job at a time, got '%s' "
+					 "and '%s'", argv[optind],
+					 argv[optind + 1]);
+	if (c.outdir && c.json)
+		return q_cli_usage_error(&cli, "--output and --json do not go "
+					 "together");
+	struct q_spool *sp = NULL;
+	uint64_t id;
+	int ret;
+	if (q_spool_open(&sp, q_spool_default_path(spool_opt), 0, &c.err) < 0 ||
+	    q_job_resolve(sp, argv[optind], &id, &c.err) < 0 ||
+	    q_jobh_open(sp, id, &c.h, &c.err) < 0)
+		goto fail;
+	if (c.outdir && mkdir(c.outdir, 0777) != 0 && errno != EEXIST) {
+		q_error_set(&c.err, Q_ERR_INPUT, errno,
+			    "cannot create output directory '%s'", c.outdir);
+		goto fail;
+	}
+	/* A kernel's inputs and a follower's reads go through one cache. */
+	ret = c.follow ? collect_follow(&c) : collect_in_order(&c);
+	if (ret < 0)
+		goto fail;
+	if (fflush(stdout) != 0) {
+		q_error_set(&c.err, Q_ERR_SYSTEM, errno,
+			    "cannot write to standard output");
+		goto fail;
+	}
+	q_jobh_close(c.h);
+	q_spool_close(sp);
+	return c.status;
+fail:
+	fflush(stdout);
+	q_error_print(stderr, "qcollect", &c.err);
+	q_jobh_close(c.h);
+	q_spool_close(sp);
+	return q_error_exit_status(&c.err);
+}

@@ -1,0 +1,335 @@
+/*
+ * qstatus: show jobs, tasks and workers; or wait for jobs to finish.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <spoolq/spoolq.h>
+
+#include "cli.h"
+#include "json.h"
+
+static const char usage[] =
+	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json] [--wait]\n"
+	"\n"
+	"Show the tasks of each job by state, and the workers.\n"
+	"\n"
+	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
+	"  --tasks       list every task: state, attempts, host, exit, times\n"
+	"  --json        one JSON document (schema in docs/json.md)\n"
+	"  --wait        wait until the jobs (default: all) finish; exit 0 if\n"
+	"                every task succeeded, 1 otherwise\n"
+	"\n"
+	"JOB is a job id or a job name (the latest job of that name).\n"
+	"\n"
+	"examples:\n"
+	"  qstatus                 # every job and worker\n"
+	"  qstatus 12 --tasks      # the tasks of job 12\n"
+	"  qstatus --wait $job && echo all good\n";
+
+enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT };
+
+struct status_opts {
+	bool tasks, json, wait;
+};
+
+static void fmt_time(int64_t ns, char *out, size_t size)
+{
+	if (ns == 0) {
+		snprintf(out, size, "-");
+		return;
+	}
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static const char *job_state(const struct q_counts *c)
+{
+	if (c->waiting + c->ready + c->running == 0)
+		return c->failed + c->cancelled ? "finished-with-failures"
+						 : "finished";
+	if (c->running)
+		return "running";
+	if (c->ready)
+		return "ready";
+	return "waiting";
+}
+
+struct task_print {
+	FILE *out;
+	bool json;
+	bool first;
+	uint64_t job;
+};
+
+static int print_task(void *ctx, const struct q_task_info *t)
+{
+	struct task_print *tp = ctx;
+	FILE *out = tp->out;
+	if (tp->json) {
+		fputs(tp->first ? "\n" : ",\n", out);
+		tp->first = false;
+		fprintf(out, "      {\"task\": ");
+		q_json_cstr(out, t->label);
+		fprintf(out, ", \"item\": %llu, \"index\": %lld, \"state\": ",
+			(unsigned long long)t->item, (long long)t->index);
+		q_json_cstr(out, q_state_name(t->state));
+		fprintf(out, ", \"attempts\": %u, \"host\": ", t->attempt);
+		q_json_cstr(out, t->host[0] ? t->host : NULL);
+		fprintf(out, ", \"worker\": ");
+		q_json_cstr(out, t->worker[0] ? t->worker : NULL);
+		fprintf(out, ", \"exit\": ");
+		if (t->exit_code == Q_EXIT_NONE)
+			fputs("null", out);
+		else
+			fprintf(out, "%d", t->exit_code);
+		fprintf(out, ", \"claimed\": ");
+		q_json_time(out, t->claimed_ns);
+		fprintf(out, ", \"start\": ");
+		q_json_time(out, t->start_ns);
+		fprintf(out, ", \"end\": ");
+		q_json_time(out, t->end_ns);
+		fprintf(out, ", \"reason\": ");
+		q_json_cstr(out, t->reason[0] ? t->reason : NULL);
+		fputc('}', out);
+		return 0;
+	}
+	char start[32], exitbuf[16], elapsed[32];
+	fmt_time(t->start_ns, start, sizeof(start));
+	if (t->exit_code == Q_EXIT_NONE)
+		snprintf(exitbuf, sizeof(exitbuf), "-");
+	else
+		snprintf(exitbuf, sizeof(exitbuf), "%d", t->exit_code);
+	if (t->start_ns && t->end_ns)
+		snprintf(elapsed, sizeof(elapsed), "%.3fs",
+			 (double)(t->end_ns - t->start_ns) / 1e9);
+	else
+		snprintf(elapsed, sizeof(elapsed), "-");
+	fprintf(out, "%-24s %-9s %8u  %-12s %4s  %-19s %9s  %s\n", t->label,
+		q_state_name(t->state), t->attempt, t->host[0] ? t->host : "-",
+		exitbuf, start, elapsed, t->reason);
+	return 0;
+}
+
+static int show_workers(struct q_spool *sp, const struct status_opts *o,
+			struct q_error *err)
+{
+	struct q_worker_info *w;
+	size_t n;
+	int ret = q_workers_list(sp, &w, &n, err);
+	if (ret < 0)
+		return ret;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (o->json) {
+		fputs("  \"workers\": [", stdout);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ",\n    " : "\n    ", stdout);
+			fputs("{\"id\": ", stdout);
+			q_json_cstr(stdout, w[i].id);
+			fputs(", \"host\": ", stdout);
+			q_json_cstr(stdout, w[i].host);
+			printf(", \"pid\": %ld, \"cpus\": %u, \"lease\": %u, "
+			       "\"started\": ", w[i].pid, w[i].cpus,
+			       w[i].lease_s);
+			q_json_time(stdout, w[i].started_ns);
+			fputs(", \"heartbeat\": ", stdout);
+			q_json_time(stdout, w[i].heartbeat_ns);
+			fputs(", \"slurm_job\": ", stdout);
+			q_json_cstr(stdout, w[i].slurm_job[0] ? w[i].slurm_job
+							      : NULL);
+			printf(", \"alive\": %s}", w[i].alive ? "true"
+							      : "false");
+		}
+		fputs(n ? "\n  ]\n" : "]\n", stdout);
+	} else if (n == 0) {
+		printf("no workers\n");
+	} else {
+		printf("%-32s %-12s %8s %5s %10s  %s\n", "WORKER", "HOST", "PID",
+		       "CPUS", "HEARTBEAT", "STATE");
+		for (size_t i = 0; i < n; i++) {
+			char hb[32];
+			snprintf(hb, sizeof(hb), "%.0fs ago",
+				 (double)(now - w[i].heartbeat_ns) / 1e9 < 0
+					 ? 0.0
+					 : (double)(now - w[i].heartbeat_ns) /
+						   1e9);
+			printf("%-32s %-12s %8ld %5u %10s  %s%s%s\n", w[i].id,
+			       w[i].host, w[i].pid, w[i].cpus, hb,
+			       w[i].alive ? "alive" : "lost",
+			       w[i].slurm_job[0] ? "  slurm job " : "",
+			       w[i].slurm_job);
+		}
+	}
+	free(w);
+	return 0;
+}
+
+/* Wait until every job in ids is finished (adaptive polling). */
+static int wait_jobs(struct q_jobcache *cache, const uint64_t *ids, size_t n,
+		     struct q_error *err)
+{
+	int delay_ms = 5;
+	for (;;) {
+		bool all = true;
+		for (size_t i = 0; i < n && all; i++) {
+			struct q_jobh *h = q_jobcache_get(cache, ids[i], err);
+			if (!h)
+				return -EIO;
+			all = q_jobh_finished(h);
+		}
+		if (all)
+			return 0;
+		poll(NULL, 0, delay_ms);
+		if (delay_ms < 500)
+			delay_ms = delay_ms * 3 / 2 + 1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "tasks", no_argument, NULL, OPT_TASKS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct q_cli cli = Q_CLI_INIT("qstatus", usage, options);
+	cli.permute = true;
+	struct status_opts o = { 0 };
+	const char *spool_opt = NULL;
+	int c;
+
+	while ((c = q_cli_next(&cli, argc, argv)) != -1) {
+		switch (c) {
+		case OPT_SPOOL: spool_opt = optarg; break;
+		case OPT_TASKS: o.tasks = true; break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_WAIT: o.wait = true; break;
+		default: return q_cli_default(&cli, c);
+		}
+	}
+	struct q_error err = Q_ERROR_INIT;
+	struct q_spool *sp = NULL;
+	struct q_jobcache *cache = NULL;
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	int status = 0;
+
+	if (q_spool_open(&sp, q_spool_default_path(spool_opt), 0, &err) < 0)
+		goto fail;
+	cache = q_jobcache_new(sp);
+	if (optind < argc) {
+		ids = calloc((size_t)(argc - optind), sizeof(*ids));
+		for (int i = optind; i < argc; i++) {
+			if (q_job_resolve(sp, argv[i], &ids[n], &err) < 0)
+				goto fail;
+			n++;
+		}
+	} else if (q_job_list(sp, &ids, &n, &err) < 0) {
+		goto fail;
+	}
+	if (o.wait && wait_jobs(cache, ids, n, &err) < 0)
+		goto fail;
+
+	if (o.json)
+		printf("{\n  \"schema\": \"spoolq.status/1\",\n  \"spool\": "),
+			q_json_cstr(stdout, q_spool_path(sp)),
+			printf(",\n  \"jobs\": [");
+	else if (!o.tasks)
+		printf("%-6s %-16s %8s %8s %8s %8s %8s %8s %8s  %s\n", "JOB",
+		       "NAME", "TASKS", "WAITING", "READY", "RUNNING", "DONE",
+		       "FAILED", "CANCEL", "STATE");
+	for (size_t i = 0; i < n; i++) {
+		struct q_jobh *h = q_jobcache_get(cache, ids[i], &err);
+		struct q_counts k;
+		if (!h || q_job_counts(h, &k, &err) < 0)
+			goto fail;
+		const struct q_job *job = q_jobh_job(h);
+		if (k.failed + k.cancelled)
+			status = o.wait ? 1 : 0;
+		if (o.json) {
+			printf("%s\n    {\"id\": %llu, \"name\": ", i ? "," : "",
+			       (unsigned long long)job->id);
+			q_json_cstr(stdout, job->name);
+			printf(", \"submitted\": ");
+			q_json_time(stdout, job->submitted_ns);
+			printf(", \"tasks\": %llu, \"counts\": {\"waiting\": "
+			       "%llu, \"ready\": %llu, \"running\": %llu, "
+			       "\"done\": %llu, \"failed\": %llu, "
+			       "\"cancelled\": %llu}, \"state\": \"%s\"",
+			       (unsigned long long)k.total,
+			       (unsigned long long)k.waiting,
+			       (unsigned long long)k.ready,
+			       (unsigned long long)k.running,
+			       (unsigned long long)k.done,
+			       (unsigned long long)k.failed,
+			       (unsigned long long)k.cancelled, job_state(&k));
+			if (o.tasks) {
+				struct task_print tp = { stdout, true, true,
+							 job->id };
+				printf(", \"task_list\": [");
+				if (q_job_for_each_task(h, print_task, &tp,
+							&err) < 0)
+					goto fail;
+				printf("\n    ]");
+			}
+			printf("}");
+		} else if (o.tasks) {
+			printf("job %llu (%s): %llu tasks\n",
+			       (unsigned long long)job->id, job->name,
+			       (unsigned long long)k.total);
+			printf("%-24s %-9s %8s  %-12s %4s  %-19s %9s  %s\n",
+			       "TASK", "STATE", "ATTEMPTS", "HOST", "EXIT",
+			       "START", "ELAPSED", "REASON");
+			struct task_print tp = { stdout, false, true, job->id };
+			if (q_job_for_each_task(h, print_task, &tp, &err) < 0)
+				goto fail;
+		} else {
+			printf("%-6llu %-16s %8llu %8llu %8llu %8llu %8llu "
+			       "%8llu %8llu  %s\n",
+			       (unsigned long long)job->id, job->name,
+			       (unsigned long long)k.total,
+			       (unsigned long long)k.waiting,
+			       (unsigned long long)k.ready,
+			       (unsigned long long)k.running,
+			       (unsigned long long)k.done,
+			       (unsigned long long)k.failed,
+			       (unsigned long long)k.cancelled, job_state(&k));
+		}
+	}
+	if (o.json) {
+		printf(n ? "\n  ],\n" : "],\n");
+		if (show_workers(sp, &o, &err) < 0)
+			goto fail;
+		printf("}\n");
+	} else if (!o.tasks) {
+		if (n == 0)
+			printf("no jobs\n");
+		printf("\n");
+		if (show_workers(sp, &o, &err) < 0)
+			goto fail;
+	}
+	if (fflush(stdout) != 0)
+		status = Q_EXIT_SYSTEM;
+	goto out;
+fail:
+	fflush(stdout);
+	q_error_print(stderr, "qstatus", &err);
+	status = q_error_exit_status(&err);
+out:
+	free(ids);
+	q_jobcache_release(cache);
+	q_spool_close(sp);
+	return status;
+}

@@ -1,0 +1,434 @@
+/*
+ * qsubmit: submit a command, a kernel or a file of commands as one job.
+ *
+ * Everything is checked before the spool is touched: a bad option, name,
+ * dependency or kernel exits with status 2 and leaves the spool as it
+ * was. The new job's id is the only thing printed on stdout.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <spoolq/spoolq.h>
+
+#include "cli.h"
+#include "kernels.h"
+
+static const char usage[] =
+	"usage: qsubmit [options] -- CMD [ARGS...]\n"
+	"       qsubmit [options] --kernel NAME [--arg KEY=VALUE]...\n"
+	"       qsubmit [options] --tasks FILE     (one command per line; - for stdin)\n"
+	"\n"
+	"Submit one job to the spool and print its id.\n"
+	"\n"
+	"  --spool DIR        the spool (default: $QSPOOL, else ./qspool); created\n"
+	"                     on first submit\n"
+	"  --group            create the spool group-shared (mode 2770)\n"
+	"  --name NAME        job and task name (default: the command or kernel)\n"
+	"  --array A..B       one task per index A to B; {i} in CMD, ARGS and\n"
+	"                     --arg values becomes the index (also $Q_INDEX)\n"
+	"  --threads N        cores per task (OMP_NUM_THREADS for commands)\n"
+	"  --after DEP,...    wait for other jobs or tasks: JOB, JOB:TASK,\n"
+	"                     JOB:TASK[I] or JOB:TASK[A-B] (JOB: id or name)\n"
+	"  --kernel NAME      run a built-in kernel instead of a command\n"
+	"  --arg KEY=VALUE    a kernel argument (repeatable)\n"
+	"  --env KEY=VALUE    set a variable in the task's environment\n"
+	"  --cwd DIR          working directory of command tasks\n"
+	"  --chunk N          tasks claimed together (default: spoolq decides)\n"
+	"  --list-kernels     list the built-in kernels and exit\n"
+	"\n"
+	"examples:\n"
+	"  qsubmit -- ./simulate --seed 1\n"
+	"  job=$(qsubmit --array 0..99 -- ./simulate --seed {i})\n"
+	"  qsubmit --kernel pi --array 0..63 --threads 2 --arg samples=1e8\n"
+	"  qsubmit --kernel sum --after $job\n"
+	"  qsubmit --tasks commands.txt\n";
+
+enum {
+	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
+	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
+	OPT_TASKS, OPT_LIST,
+};
+
+struct submit_args {
+	const char *spool;
+	bool group;
+	const char *name;
+	bool array;
+	int64_t first, last;
+	uint64_t threads;
+	uint64_t chunk;
+	char **after;
+	size_t nafter;
+	const char *kernel;
+	char **args;
+	size_t nargs;
+	char **env;
+	size_t nenv;
+	const char *cwd;
+	const char *tasks;
+	char **cmd;
+	size_t ncmd;
+};
+
+static int parse_array(struct q_cli *cli, const char *s, int64_t *a,
+		       int64_t *b)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (end == s || strncmp(end, "..", 2) != 0 || errno)
+		goto bad;
+	const char *t = end + 2;
+	long long y = strtoll(t, &end, 10);
+	if (end == t || *end || errno)
+		goto bad;
+	if (y < x)
+		return q_cli_usage_error(cli, "--array %s is empty: the end "
+					 "(%lld) is before the start (%lld); "
+					 "write A..B with A <= B", s, y, x);
+	if ((unsigned long long)(y - x) >= (1ULL << 40))
+		return q_cli_usage_error(cli, "--array %s has too many tasks",
+					 s);
+	*a = x;
+	*b = y;
+	return 0;
+bad:
+	return q_cli_usage_error(cli, "--array needs A..B with whole numbers "
+				 "(for example 0..99), got '%s'", s);
+}
+
+static void push(char ***v, size_t *n, char *s)
+{
+	*v = realloc(*v, (*n + 1) * sizeof(char *));
+	if (!*v)
+		abort();
+	(*v)[(*n)++] = s;
+}
+
+static int check_key_value(struct q_cli *cli, const char *opt, const char *s)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq)
+		return q_cli_usage_error(cli, "%s '%s' has no '=': write "
+					 "%s KEY=VALUE", opt, s, opt);
+	if (eq == s)
+		return q_cli_usage_error(cli, "%s '%s' has an empty key", opt,
+					 s);
+	for (const char *p = s; p < eq; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return q_cli_usage_error(cli, "%s '%s': the key may "
+						 "only hold letters, digits "
+						 "and '_'", opt, s);
+	return 0;
+}
+
+/* A default task name from a command or file: its base name, made
+ * valid, or "task". */
+static char *default_name(const char *from)
+{
+	char *copy = strdup(from);
+	char *base = basename(copy);
+	char name[Q_NAME_MAX + 1];
+	size_t n = 0;
+	for (const char *p = base; *p && n < Q_NAME_MAX; p++) {
+		if (isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+		    *p == '+')
+			name[n++] = *p;
+		else if (*p == '.' && n && name[n - 1] != '.')
+			name[n++] = '.';
+		else if (n && name[n - 1] != '_')
+			name[n++] = '_';
+	}
+	while (n && (name[n - 1] == '.' || name[n - 1] == '_'))
+		n--;
+	name[n] = '\0';
+	free(copy);
+	struct q_error err = Q_ERROR_INIT;
+	if (n == 0 || q_name_check("name", name, &err) < 0)
+		return strdup("task");
+	return strdup(name);
+}
+
+static int list_kernels(void)
+{
+	q_builtin_kernels_register();
+	for (size_t i = 0; i < q_kernel_count(); i++) {
+		const struct q_kernel *k = q_kernel_at(i);
+		printf("%-8s %s\n         args: %s\n", k->name, k->summary,
+		       k->args_help);
+	}
+	return 0;
+}
+
+static int parse_args(struct q_cli *cli, int argc, char **argv,
+		      struct submit_args *a)
+{
+	int c;
+	char *list;
+	uint64_t v;
+
+	while ((c = q_cli_next(cli, argc, argv)) != -1) {
+		switch (c) {
+		case OPT_SPOOL: a->spool = optarg; break;
+		case OPT_GROUP: a->group = true; break;
+		case OPT_NAME: a->name = optarg; break;
+		case OPT_ARRAY:
+			a->array = true;
+			if (parse_array(cli, optarg, &a->first, &a->last))
+				return Q_EXIT_USAGE;
+			break;
+		case OPT_THREADS:
+			if (q_cli_u64(cli, "--threads", optarg, 1, 4096,
+				      &a->threads) < 0)
+				return Q_EXIT_USAGE;
+			break;
+		case OPT_CHUNK:
+			if (q_cli_u64(cli, "--chunk", optarg, 1, 65536,
+				      &a->chunk) < 0)
+				return Q_EXIT_USAGE;
+			break;
+		case OPT_AFTER:
+			list = strdup(optarg);
+			for (char *save, *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
+				push(&a->after, &a->nafter, strdup(t));
+			free(list);
+			break;
+		case OPT_KERNEL: a->kernel = optarg; break;
+		case OPT_ARG:
+			if (check_key_value(cli, "--arg", optarg))
+				return Q_EXIT_USAGE;
+			push(&a->args, &a->nargs, strdup(optarg));
+			break;
+		case OPT_ENV:
+			if (check_key_value(cli, "--env", optarg))
+				return Q_EXIT_USAGE;
+			push(&a->env, &a->nenv, strdup(optarg));
+			break;
+		case OPT_CWD: a->cwd = optarg; break;
+		case OPT_TASKS: a->tasks = optarg; break;
+		case OPT_LIST: return -2;
+		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
+		}
+	}
+	(void)v;
+	bool dashdash = optind > 0 && optind <= argc &&
+			strcmp(argv[optind - 1], "--") == 0;
+	if (optind < argc && !dashdash)
+		return q_cli_usage_error(cli, "missing '--' before the command "
+					 "'%s' (write: qsubmit [options] -- %s "
+					 "...)", argv[optind], argv[optind]);
+	for (int i = optind; i < argc; i++)
+		push(&a->cmd, &a->ncmd, argv[i]);
+	int modes = (a->ncmd > 0) + (a->kernel != NULL) + (a->tasks != NULL);
+	if (modes == 0) {
+		if (dashdash)
+			return q_cli_usage_error(cli, "missing command after "
+						 "'--'");
+		return q_cli_usage_error(cli, "nothing to run: give a command "
+					 "after '--', --kernel NAME or --tasks "
+					 "FILE");
+	}
+	if (modes > 1)
+		return q_cli_usage_error(cli, "give only one of a command after "
+					 "'--', --kernel or --tasks");
+	if (a->nargs && !a->kernel)
+		return q_cli_usage_error(cli, "--arg is for kernels; a command "
+					 "takes its arguments after '--'");
+	if (a->tasks && a->array)
+		return q_cli_usage_error(cli, "--array does not go with --tasks "
+					 "(each line is one task)");
+	return 0;
+}
+
+static int build_job(struct q_cli *cli, struct submit_args *a,
+		     struct q_spool *dep_spool, struct q_job **job_out,
+		     struct q_error *err)
+{
+	char *name;
+	if (a->name)
+		name = strdup(a->name);
+	else if (a->kernel)
+		name = default_name(a->kernel);
+	else if (a->tasks)
+		name = default_name(strcmp(a->tasks, "-") ? a->tasks : "tasks");
+	else
+		name = default_name(a->cmd[0]);
+	int ret = q_name_check(a->name ? "name" : "default name", name, err);
+	if (ret < 0) {
+		free(name);
+		return ret;
+	}
+	if (a->kernel) {
+		q_builtin_kernels_register();
+		if (!q_kernel_find(a->kernel)) {
+			const char *names[64];
+			size_t n = 0;
+			for (; n < q_kernel_count() && n < 63; n++)
+				names[n] = q_kernel_at(n)->name;
+			names[n] = NULL;
+			const char *s = q_cli_suggest(a->kernel, names);
+			char hint[128] = "";
+			if (s)
+				snprintf(hint, sizeof(hint),
+					 "did you mean '%s'? ", s);
+			free(name);
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "unknown kernel '%s' (%sqsubmit "
+					   "--list-kernels shows them)",
+					   a->kernel, hint);
+		}
+	}
+	struct q_job *job = q_job_new(name);
+	enum q_task_kind kind = a->kernel ? Q_TASK_KERNEL
+				: a->tasks ? Q_TASK_LINES
+					   : Q_TASK_COMMAND;
+	struct q_group *g = q_job_add_group(job, name, kind);
+	free(name);
+	g->threads = a->threads ? (unsigned)a->threads : 1;
+	g->chunk_size = a->chunk;
+	if (a->array) {
+		g->array = true;
+		g->index_base = a->first;
+		g->count = (uint64_t)(a->last - a->first) + 1;
+	}
+	for (size_t i = 0; i < a->ncmd; i++)
+		q_group_add_argv(g, a->cmd[i]);
+	if (a->kernel)
+		g->kernel = strdup(a->kernel);
+	for (size_t i = 0; i < a->nargs; i++)
+		q_group_add_arg(g, a->args[i]);
+	for (size_t i = 0; i < a->nenv; i++)
+		q_group_add_env(g, a->env[i]);
+	if (a->cwd) {
+		struct stat st;
+		if (a->cwd[0] != '/') {
+			q_job_release(job);
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "--cwd '%s' must be an absolute path "
+					   "(workers may start elsewhere)",
+					   a->cwd);
+		}
+		if (stat(a->cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			q_job_release(job);
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "--cwd '%s' is not a directory",
+					   a->cwd);
+		}
+		g->cwd = strdup(a->cwd);
+	}
+	for (size_t i = 0; i < a->nafter; i++) {
+		struct q_after dep;
+		if (!dep_spool) {
+			q_job_release(job);
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "dependency '%s': there is no spool "
+					   "yet, so no job to wait for",
+					   a->after[i]);
+		}
+		if ((ret = q_after_resolve(dep_spool, a->after[i], &dep,
+					   err)) < 0) {
+			q_job_release(job);
+			return ret;
+		}
+		q_group_add_after(g, &dep);
+		free(dep.label);
+	}
+	if (a->tasks) {
+		char *text;
+		size_t len, lines;
+		if ((ret = q_tasks_file_read(a->tasks, &text, &len, &lines,
+					     err)) < 0) {
+			q_job_release(job);
+			return ret;
+		}
+		q_job_set_lines(job, text, len);
+	}
+	(void)cli;
+	*job_out = job;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "group", no_argument, NULL, OPT_GROUP },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "array", required_argument, NULL, OPT_ARRAY },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "arg", required_argument, NULL, OPT_ARG },
+		{ "env", required_argument, NULL, OPT_ENV },
+		{ "cwd", required_argument, NULL, OPT_CWD },
+		{ "chunk", required_argument, NULL, OPT_CHUNK },
+		{ "tasks", required_argument, NULL, OPT_TASKS },
+		{ "list-kernels", no_argument, NULL, OPT_LIST },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct q_cli cli = Q_CLI_INIT("qsubmit", usage, options);
+	struct submit_args a = { 0 };
+	struct q_error err = Q_ERROR_INIT;
+	struct q_spool *sp = NULL;
+	struct q_job *job = NULL;
+	int status;
+
+	status = parse_args(&cli, argc, argv, &a);
+	if (status == -1)
+		return 0;   /* --help or --version */
+	if (status == -2)
+		return list_kernels();
+	if (status)
+		return status;
+
+	const char *path = q_spool_default_path(a.spool);
+	/* Dependencies are resolved against an existing spool, before
+	 * anything is created. */
+	struct q_spool *dep_spool = NULL;
+	if (a.nafter && q_spool_open(&dep_spool, path, 0, &err) < 0) {
+		q_error_print(stderr, "qsubmit", &err);
+		return q_error_exit_status(&err);
+	}
+	if (build_job(&cli, &a, dep_spool, &job, &err) < 0)
+		goto fail;
+	q_spool_close(dep_spool);
+	dep_spool = NULL;
+	/* Validate the whole job before creating anything. */
+	if (q_job_finalize(job, &err) < 0)
+		goto fail;
+	if (q_spool_open(&sp, path, Q_SPOOL_CREATE | Q_SPOOL_WRITE |
+					    (a.group ? Q_SPOOL_GROUP : 0),
+			 &err) < 0)
+		goto fail;
+	if (q_submit(sp, job, &err) < 0)
+		goto fail;
+	printf("%llu\n", (unsigned long long)job->id);
+	status = fflush(stdout) == 0 ? 0 : Q_EXIT_SYSTEM;
+	goto out;
+fail:
+	q_error_print(stderr, "qsubmit", &err);
+	status = q_error_exit_status(&err);
+out:
+	q_spool_close(dep_spool);
+	q_job_release(job);
+	q_spool_close(sp);
+	for (size_t i = 0; i < a.nafter; i++)
+		free(a.after[i]);
+	free(a.after);
+	for (size_t i = 0; i < a.nargs; i++)
+		free(a.args[i]);
+	free(a.args);
+	for (size_t i = 0; i < a.nenv; i++)
+		free(a.env[i]);
+	free(a.env);
+	free(a.cmd);
+	return status;
+}

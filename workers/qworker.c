@@ -1,0 +1,100 @@
+/*
+ * qworker: claim and run tasks from a spool until stopped or idle.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "worker.h"
+
+static const char usage[] =
+	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
+	"               [--max-tasks N] [--grace SECONDS] [--verbose]\n"
+	"\n"
+	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
+	"or, with --exit-when-idle, until no work is left.\n"
+	"\n"
+	"  --spool DIR          the spool (default: $QSPOOL, else ./qspool)\n"
+	"  --cpus N             cores to use (default: SLURM_CPUS_PER_TASK,\n"
+	"                       SLURM_CPUS_ON_NODE per task, else the CPU\n"
+	"                       affinity mask; never the node's total)\n"
+	"  --exit-when-idle     exit when no job has work left; with =SECONDS\n"
+	"                       also exit after SECONDS without finding work\n"
+	"  --max-tasks N        stop claiming after N tasks\n"
+	"  --grace SECONDS      on SIGTERM, running tasks get this long to\n"
+	"                       finish before they are handed back (default 10)\n"
+	"  --verbose            a line per task on stderr\n"
+	"\n"
+	"examples:\n"
+	"  qworker --exit-when-idle                  # run everything, then exit\n"
+	"  srun qworker --exit-when-idle             # one worker per Slurm task\n"
+	"  qworker --cpus 4 &                        # a background worker\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "exit-when-idle", optional_argument, NULL, 'e' },
+		{ "max-tasks", required_argument, NULL, 'm' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct q_worker_options opt = Q_WORKER_OPTIONS_INIT;
+	const char *spool_opt = NULL;
+	struct q_cli cli = Q_CLI_INIT("qworker", usage, options);
+	int c;
+	uint64_t v;
+
+	while ((c = q_cli_next(&cli, argc, argv)) != -1) {
+		switch (c) {
+		case 's':
+			spool_opt = optarg;
+			break;
+		case 'c':
+			if (q_cli_u64(&cli, "--cpus", optarg, 1, 65536, &v) < 0)
+				return 2;
+			opt.cpus = (unsigned)v;
+			break;
+		case 'e':
+			opt.exit_when_idle = true;
+			if (optarg && q_cli_seconds(&cli, "--exit-when-idle",
+						    optarg, &opt.idle_seconds) < 0)
+				return 2;
+			break;
+		case 'm':
+			if (q_cli_u64(&cli, "--max-tasks", optarg, 1,
+				      UINT64_MAX / 2, &opt.max_tasks) < 0)
+				return 2;
+			break;
+		case 'g':
+			if (q_cli_seconds(&cli, "--grace", optarg,
+					  &opt.grace_seconds) < 0)
+				return 2;
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		default:
+			return q_cli_default(&cli, c);
+		}
+	}
+	if (optind < argc)
+		return q_cli_usage_error(&cli, "unexpected argument '%s'",
+					 argv[optind]);
+	struct q_spool *sp;
+	struct q_error err = Q_ERROR_INIT;
+	if (q_spool_open(&sp, q_spool_default_path(spool_opt), Q_SPOOL_WRITE,
+			 &err) < 0) {
+		q_error_print(stderr, "qworker", &err);
+		return q_error_exit_status(&err);
+	}
+	int status = q_worker_main(sp, &opt);
+	q_spool_close(sp);
+	return status;
+}

@@ -1,0 +1,376 @@
+/*
+ * runner.c: one thread per claimed chunk.
+ *
+ * Design notes
+ * 1. A fresh thread per chunk, bound to the chunk's cores before anything
+ *    runs: commands inherit the binding, and the OpenMP team a kernel
+ *    starts is created by this thread, so its threads inherit it too (a
+ *    long-lived thread would keep a stale team bound to old cores).
+ * 2. Items of a chunk run one after another. Before each, the runner
+ *    checks the job's cancel set and whether a dependency failed; either
+ *    turns the item into "cancelled" with the reason, without running it.
+ * 3. A stop request (worker shutting down) hands the whole chunk back
+ *    unless it is already committing: items finished so far are run again
+ *    by whoever claims it next, which is what "at least once" allows.
+ */
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "runner.h"
+
+extern char **environ;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the environment of a command ---- */
+
+struct envv {
+	char **v;
+	size_t n, cap;
+};
+
+static void env_set(struct envv *e, char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	for (size_t i = 0; i < e->n; i++)
+		if (strncmp(e->v[i], kv, klen) == 0 && e->v[i][klen] == '=') {
+			free(e->v[i]);
+			e->v[i] = kv;
+			return;
+		}
+	if (e->n + 2 > e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		e->v = realloc(e->v, e->cap * sizeof(char *));
+		if (!e->v)
+			abort();
+	}
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+}
+
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	return s;
+}
+
+static void env_release(struct envv *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+}
+
+/*
+ * Built explicitly: the worker's environment (the user's, with their
+ * modules loaded), then the task's env entries, then spoolq's variables,
+ * which always win.
+ */
+static void build_env(struct q_run *r, const struct q_group *g, uint64_t item,
+		      int64_t index, struct envv *e)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	char label[Q_NAME_MAX + 32];
+
+	for (char **p = environ; *p; p++)
+		env_set(e, strdup(*p));
+	for (size_t i = 0; i < g->nenv; i++)
+		env_set(e, q_subst_index(g->env[i], index));
+	q_job_item_label(job, item, label, sizeof(label));
+	env_set(e, xasprintf("Q_JOB=%llu", (unsigned long long)job->id));
+	env_set(e, xasprintf("Q_JOB_NAME=%s", job->name));
+	env_set(e, xasprintf("Q_TASK=%s", g->name));
+	env_set(e, xasprintf("Q_TASK_LABEL=%s", label));
+	env_set(e, xasprintf("Q_INDEX=%lld", (long long)index));
+	env_set(e, xasprintf("Q_THREADS=%u", r->threads));
+	env_set(e, xasprintf("OMP_NUM_THREADS=%u", r->threads));
+	env_set(e, xasprintf("Q_ATTEMPT=%u", r->claim.attempt));
+	env_set(e, xasprintf("Q_WORKER=%s", r->worker_id));
+	env_set(e, xasprintf("Q_SPOOL=%s", q_spool_path(r->spool)));
+}
+
+/* ---- stopping a running command ---- */
+
+struct watch {
+	struct q_run *r;
+	uint64_t item;
+	int64_t next_cancel_check;
+	bool cancelled;
+};
+
+static bool should_stop(void *ctx)
+{
+	struct watch *w = ctx;
+	if (__atomic_load_n(&w->r->stop, __ATOMIC_RELAXED))
+		return true;
+	int64_t now = mono_ns();
+	if (now >= w->next_cancel_check) {
+		w->next_cancel_check = now + 500000000;
+		if (q_cancel_check(w->r->h, w->item)) {
+			w->cancelled = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void set_reason(struct q_outcome *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_reason(struct q_outcome *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void run_command(struct q_run *r, const struct q_group *g,
+			uint64_t item, int64_t index, int out_fd, int err_fd,
+			struct q_outcome *o)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	struct envv env = { 0 };
+	char **argv;
+	size_t argc;
+
+	if (g->kind == Q_TASK_LINES) {
+		size_t len = 0;
+		uint64_t n = item - g->first;
+		const char *line = n < job->nlines
+					   ? job->lines + job->line_off[n]
+					   : "";
+		const char *nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		char *raw = strndup(line, len);
+		argv = calloc(4, sizeof(char *));
+		argv[0] = strdup("/bin/sh");
+		argv[1] = strdup("-c");
+		argv[2] = q_subst_index(raw, index);
+		argc = 3;
+		free(raw);
+	} else {
+		argv = calloc(g->argc + 1, sizeof(char *));
+		for (size_t i = 0; i < g->argc; i++)
+			argv[i] = q_subst_index(g->argv[i], index);
+		argc = g->argc;
+	}
+	build_env(r, g, item, index, &env);
+	struct q_command cmd = { argv, env.v, g->cwd, out_fd, err_fd };
+	struct watch w = { r, item, 0, false };
+	struct q_command_result res;
+	q_command_run(&cmd, should_stop, &w, &res);
+
+	o->exit_code = res.exit_code;
+	if (res.stopped && w.cancelled) {
+		o->state = Q_STATE_CANCELLED;
+		set_reason(o, "cancelled by qcancel while running");
+	} else if (res.stopped) {
+		o->state = Q_STATE_CANCELLED;
+		set_reason(o, "stopped by the worker");
+	} else if (res.spawn_errno) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "cannot run '%s': %s", argv[0],
+			   strerror(res.spawn_errno));
+	} else if (res.exit_code == 0) {
+		o->state = Q_STATE_DONE;
+	} else if (res.exit_code > 0) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "exit status %d", res.exit_code);
+	} else {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "killed by signal %d (%s)", -res.exit_code,
+			   strsignal(-res.exit_code));
+	}
+	for (size_t i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	env_release(&env);
+}
+
+static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
+		       int out_fd, int err_fd, struct q_outcome *o)
+{
+	const struct q_kernel *k = q_kernel_find(g->kernel);
+	if (!k) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "this worker has no kernel '%s'", g->kernel);
+		dprintf(err_fd, "qworker: no kernel '%s' on this worker\n",
+			g->kernel);
+		return;
+	}
+	struct q_ctx *ctx = q_ctx_new(r->h, r->cache, item, r->threads, out_fd,
+				      err_fd, &r->cancel_flag);
+	omp_set_num_threads((int)r->threads);
+	int rc = k->run(ctx);
+	int fin = q_ctx_finish(ctx);
+	q_ctx_release(ctx);
+	o->exit_code = rc;
+	if (__atomic_load_n(&r->cancel_flag, __ATOMIC_RELAXED)) {
+		o->state = Q_STATE_CANCELLED;
+		set_reason(o, __atomic_load_n(&r->stop, __ATOMIC_RELAXED)
+				      ? "stopped by the worker"
+				      : "cancelled by qcancel while running");
+	} else if (rc != 0) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "kernel '%s' returned %d", g->kernel, rc);
+	} else if (fin != 0) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "cannot write the result: %s", strerror(-fin));
+	} else {
+		o->state = Q_STATE_DONE;
+	}
+}
+
+static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	const struct q_group *g = q_job_group_of(job, item);
+	int64_t index = q_job_index_of(job, item);
+	int out_fd, err_fd;
+
+	out_fd = q_spool_tmp_create(r->spool, "out", o->out_tmp,
+				    sizeof(o->out_tmp));
+	if (out_fd < 0)
+		return out_fd;
+	err_fd = q_spool_tmp_create(r->spool, "err", o->err_tmp,
+				    sizeof(o->err_tmp));
+	if (err_fd < 0) {
+		close(out_fd);
+		return err_fd;
+	}
+	if (g->kind == Q_TASK_KERNEL)
+		run_kernel(r, g, item, out_fd, err_fd, o);
+	else
+		run_command(r, g, item, index, out_fd, err_fd, o);
+	close(out_fd);
+	close(err_fd);
+	return 0;
+}
+
+static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		q_spool_tmp_remove(r->spool, o[i].out_tmp);
+		q_spool_tmp_remove(r->spool, o[i].err_tmp);
+	}
+}
+
+static void *run_thread(void *arg)
+{
+	struct q_run *r = arg;
+	const struct q_job *job = q_jobh_job(r->h);
+	uint64_t first, count;
+	char label[Q_NAME_MAX + 32];
+
+	/* Design note 1: bind first. Failure to bind is not fatal. */
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(r->cpus), &r->cpus);
+	q_job_chunk_items(job, r->claim.chunk, &first, &count);
+	struct q_outcome *o = calloc(count, sizeof(*o));
+	if (!o)
+		abort();
+	r->result = 0;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t item = first + i;
+		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+			drop_outputs(r, o, count);
+			if (q_claim_handback(r->h, &r->claim, &r->err) < 0)
+				r->result = -EIO;
+			goto out;
+		}
+		__atomic_store_n(&r->current_item, item, __ATOMIC_RELAXED);
+		o[i].item = item;
+		o[i].slot = r->slot;
+		o[i].exit_code = Q_EXIT_NONE;
+		o[i].start_ns = now_ns();
+		char reason[256];
+		struct q_error derr = Q_ERROR_INIT;
+		int dep;
+		if (q_cancel_check(r->h, item)) {
+			o[i].state = Q_STATE_CANCELLED;
+			set_reason(&o[i], "cancelled by qcancel");
+		} else if ((dep = q_dep_check(r->h, r->cache, item, reason,
+					      sizeof(reason), &derr)) != 0) {
+			o[i].state = dep > 0 ? Q_STATE_CANCELLED
+					     : Q_STATE_FAILED;
+			set_reason(&o[i], "%s",
+				   dep > 0 ? reason : derr.message);
+		} else {
+			int ret = run_item(r, item, &o[i]);
+			if (ret < 0) {
+				/* The spool's tmp/ failed (disk full?): not
+				 * the task's fault; give the chunk back. */
+				drop_outputs(r, o, count);
+				q_error_set(&r->err, Q_ERR_SYSTEM, -ret,
+					    "cannot create output files in "
+					    "'%s/tmp'",
+					    q_spool_path(r->spool));
+				q_claim_handback(r->h, &r->claim, NULL);
+				r->result = ret;
+				goto out;
+			}
+			r->items_run++;
+		}
+		o[i].end_ns = now_ns();
+		/* Stopped mid-item by the worker (design note 3). */
+		if (o[i].state == Q_STATE_CANCELLED &&
+		    strcmp(o[i].reason, "stopped by the worker") == 0) {
+			drop_outputs(r, o, count);
+			if (q_claim_handback(r->h, &r->claim, &r->err) < 0)
+				r->result = -EIO;
+			goto out;
+		}
+		if (r->verbose) {
+			q_job_item_label(job, item, label, sizeof(label));
+			fprintf(stderr, "qworker: job %llu %s: %s%s%s (%.3f s)\n",
+				(unsigned long long)job->id, label,
+				q_state_name(o[i].state),
+				o[i].reason[0] ? ": " : "", o[i].reason,
+				(double)(o[i].end_ns - o[i].start_ns) / 1e9);
+		}
+	}
+	__atomic_store_n(&r->phase, Q_RUN_COMMITTING, __ATOMIC_RELEASE);
+	r->result = q_commit(r->h, r->cache, &r->claim, r->worker_id, o, count,
+			     &r->err);
+out:
+	free(o);
+	__atomic_store_n(&r->phase, Q_RUN_FINISHED, __ATOMIC_RELEASE);
+	char byte = 1;
+	while (write(r->notify_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+int q_run_start(struct q_run *r)
+{
+	r->phase = Q_RUN_RUNNING;
+	q_error_clear(&r->err);
+	int ret = pthread_create(&r->thread, NULL, run_thread, r);
+	return -ret;
+}

@@ -1,0 +1,45 @@
+/*
+ * runner.h: running one claimed chunk in a thread of its own.
+ */
+#ifndef QWORKER_RUNNER_H
+#define QWORKER_RUNNER_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <spoolq/spoolq.h>
+
+enum q_run_phase { Q_RUN_RUNNING, Q_RUN_COMMITTING, Q_RUN_FINISHED };
+
+struct q_run {
+	/* Set by the worker before the thread starts. */
+	struct q_spool *spool;
+	struct q_jobcache *cache;
+	struct q_jobh *h;
+	struct q_claim claim;
+	const char *worker_id;
+	cpu_set_t cpus;
+	unsigned threads;
+	unsigned slot;
+	unsigned slots[64];        /* the slots it holds (threads of them) */
+	bool verbose;
+	int notify_fd;             /* write one byte here when finished */
+	/* Requests from the worker, read by the thread. */
+	volatile int stop;         /* stop running items, hand the chunk back */
+	/* Written by the thread. */
+	volatile int phase;
+	volatile uint64_t current_item;
+	int result;                /* 1 committed, 0 lost or handed back,
+				    * <0 error */
+	uint64_t items_run;
+	struct q_error err;
+	pthread_t thread;
+	int cancel_flag;           /* what kernels see through their context */
+};
+
+/* Start the chunk's thread. 0 or -errno. */
+int q_run_start(struct q_run *run);
+
+#endif

@@ -1,0 +1,452 @@
+/*
+ * worker.c: the claim/run loop.
+ *
+ * Design notes
+ * 1. One thread (this one) claims and dispatches; each claimed chunk runs
+ *    in its own thread (runner.c), which commits its own results, so
+ *    slow fsyncs never stall claiming. Runners report back through a pipe.
+ * 2. Jobs are taken oldest first. A claim only takes a chunk whose
+ *    threads fit the free cores, so big tasks are not starved by a stream
+ *    of small ones only as long as they fit; NEEDSWORK: reserve cores for
+ *    a waiting big task (issue on fairness).
+ * 3. Idle waiting is adaptive: after work, the loop polls again at once;
+ *    each empty look doubles the wait up to POLL_MAX_MS. A runner
+ *    finishing or a signal ends the wait immediately.
+ * 4. --exit-when-idle without a time exits when no job in the spool has
+ *    anything left that could still run (nothing waiting, ready or
+ *    running anywhere); with a time it also exits after that long without
+ *    finding work. --max-tasks stops claiming after that many tasks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpus.h"
+#include "runner.h"
+#include "worker.h"
+
+#define POLL_MIN_MS 1
+#define POLL_MAX_MS 200
+#define MAX_CONSECUTIVE_ERRORS 20
+/* A kernel that ignores its cancel flag this long after the stop is
+ * abandoned: its chunk is handed back and the worker exits anyway. */
+#define ABANDON_AFTER_NS (10LL * 1000000000)
+
+struct worker {
+	struct q_spool *sp;
+	const struct q_worker_options *opt;
+	char id[Q_WORKER_ID_MAX];
+	struct q_cpus cpus;
+	struct q_jobcache *cache;
+	struct q_run **runs;
+	size_t nruns, cap_runs;
+	int notify[2];
+	int sigfd;
+	uint64_t *finished;
+	size_t nfinished, cap_finished;
+	uint64_t *active;
+	size_t nactive;
+	uint64_t tasks_claimed;
+	unsigned start_shard;
+	int stop_level;
+	int64_t stop_deadline;
+	int64_t next_heartbeat;
+	int errors;
+	bool all_finished;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char *real_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+static bool is_finished(struct worker *w, uint64_t id)
+{
+	for (size_t i = 0; i < w->nfinished; i++)
+		if (w->finished[i] == id)
+			return true;
+	return false;
+}
+
+static void mark_finished(struct worker *w, uint64_t id)
+{
+	if (is_finished(w, id))
+		return;
+	if (w->nfinished == w->cap_finished) {
+		w->cap_finished = w->cap_finished ? 2 * w->cap_finished : 64;
+		w->finished = realloc(w->finished,
+				      w->cap_finished * sizeof(uint64_t));
+		if (!w->finished)
+			abort();
+	}
+	w->finished[w->nfinished++] = id;
+}
+
+static void report(struct worker *w, const struct q_error *err)
+{
+	q_error_print(stderr, w->opt->prog, err);
+}
+
+/* The jobs that may still have work: every job not known finished. */
+static int refresh_jobs(struct worker *w)
+{
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t *ids;
+	size_t n;
+	if (q_job_list(w->sp, &ids, &n, &err) < 0) {
+		report(w, &err);
+		return -EIO;
+	}
+	free(w->active);
+	w->active = ids;
+	w->nactive = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_finished(w, ids[i]))
+			ids[w->nactive++] = ids[i];
+	return 0;
+}
+
+static int start_run(struct worker *w, struct q_jobh *h,
+		     const struct q_claim *claim)
+{
+	const struct q_job *job = q_jobh_job(h);
+	unsigned threads = q_chunk_threads(job, claim->chunk, w->cpus.n);
+	struct q_run *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	if (threads > sizeof(r->slots) / sizeof(r->slots[0]))
+		threads = sizeof(r->slots) / sizeof(r->slots[0]);
+	if (!q_cpus_take(&w->cpus, threads, &r->cpus, &r->slot, r->slots)) {
+		/* Cannot happen: the claim checked the fit. Give it back. */
+		struct q_error err = Q_ERROR_INIT;
+		q_claim_handback(h, claim, &err);
+		free(r);
+		return -EAGAIN;
+	}
+	r->spool = w->sp;
+	r->cache = w->cache;
+	r->h = h;
+	r->claim = *claim;
+	r->worker_id = w->id;
+	r->threads = threads;
+	r->verbose = w->opt->verbose;
+	r->notify_fd = w->notify[1];
+	uint64_t first, count;
+	q_job_chunk_items(job, claim->chunk, &first, &count);
+	int ret = q_run_start(r);
+	if (ret < 0) {
+		struct q_error err = Q_ERROR_INIT;
+		q_cpus_give(&w->cpus, r->slots, r->threads);
+		q_claim_handback(h, claim, &err);
+		free(r);
+		return ret;
+	}
+	if (w->nruns == w->cap_runs) {
+		w->cap_runs = w->cap_runs ? 2 * w->cap_runs : 16;
+		w->runs = realloc(w->runs, w->cap_runs * sizeof(*w->runs));
+		if (!w->runs)
+			abort();
+	}
+	w->runs[w->nruns++] = r;
+	w->tasks_claimed += count;
+	return 0;
+}
+
+/* Claim one fitting chunk from the oldest job that has one: 1, 0, -err. */
+static int claim_one(struct worker *w)
+{
+	bool any_unfinished = false;
+
+	for (size_t i = 0; i < w->nactive; i++) {
+		struct q_error err = Q_ERROR_INIT;
+		struct q_jobh *h = q_jobcache_get(w->cache, w->active[i], &err);
+		if (!h) {
+			/* A damaged job must not stop the others. */
+			report(w, &err);
+			mark_finished(w, w->active[i]);
+			continue;
+		}
+		if (q_jobh_finished(h)) {
+			mark_finished(w, w->active[i]);
+			continue;
+		}
+		any_unfinished = true;
+		struct q_claim claim;
+		int ret = q_claim_next(h, w->id, w->start_shard, w->cpus.nfree,
+				       w->cpus.n, &claim, &err);
+		if (ret < 0) {
+			report(w, &err);
+			return ret;
+		}
+		if (ret == 1) {
+			ret = start_run(w, h, &claim);
+			return ret < 0 ? ret : 1;
+		}
+	}
+	w->all_finished = !any_unfinished;
+	return 0;
+}
+
+static void reap_runs(struct worker *w)
+{
+	char buf[64];
+	while (read(w->notify[0], buf, sizeof(buf)) > 0)
+		;
+	for (size_t i = 0; i < w->nruns;) {
+		struct q_run *r = w->runs[i];
+		if (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) !=
+		    Q_RUN_FINISHED) {
+			i++;
+			continue;
+		}
+		pthread_join(r->thread, NULL);
+		if (r->result < 0 && q_error_is_set(&r->err)) {
+			report(w, &r->err);
+			w->errors++;
+		} else if (r->result >= 0) {
+			w->errors = 0;
+		}
+		q_cpus_give(&w->cpus, r->slots, r->threads);
+		free(r);
+		w->runs[i] = w->runs[--w->nruns];
+	}
+}
+
+/* Running kernels see a cancel through their context's flag. */
+static void propagate_cancels(struct worker *w)
+{
+	for (size_t i = 0; i < w->nruns; i++) {
+		struct q_run *r = w->runs[i];
+		uint64_t item = __atomic_load_n(&r->current_item,
+						__ATOMIC_RELAXED);
+		if (!r->cancel_flag && q_cancel_check(r->h, item))
+			__atomic_store_n(&r->cancel_flag, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void stop_all(struct worker *w)
+{
+	for (size_t i = 0; i < w->nruns; i++) {
+		__atomic_store_n(&w->runs[i]->stop, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->runs[i]->cancel_flag, 1,
+				 __ATOMIC_RELAXED);
+	}
+}
+
+static void handle_signals(struct worker *w)
+{
+	struct signalfd_siginfo si;
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		w->stop_level++;
+		if (w->stop_level == 1) {
+			w->stop_deadline = mono_ns() +
+				(int64_t)(w->opt->grace_seconds * 1e9);
+			fprintf(stderr,
+				"%s: %s: no new tasks; %zu running task%s get "
+				"%.0f s to finish (send it again to stop them "
+				"now)\n",
+				w->opt->prog, strsignal((int)si.ssi_signo),
+				w->nruns, w->nruns == 1 ? "" : "s",
+				w->opt->grace_seconds);
+		} else {
+			fprintf(stderr, "%s: stopping running tasks and "
+				"handing them back\n", w->opt->prog);
+			stop_all(w);
+		}
+	}
+}
+
+static void heartbeat(struct worker *w)
+{
+	int64_t now = mono_ns();
+	if (now < w->next_heartbeat)
+		return;
+	unsigned period = w->opt->lease_seconds / 4;
+	w->next_heartbeat = now + (int64_t)(period ? period : 1) * 1000000000;
+	if (q_worker_heartbeat(w->sp, w->id) < 0)
+		fprintf(stderr, "%s: warning: cannot refresh the heartbeat: "
+			"%s\n", w->opt->prog, strerror(errno));
+}
+
+static int setup(struct worker *w)
+{
+	struct q_error err = Q_ERROR_INIT;
+	int ret = q_cpus_init(&w->cpus, w->opt->cpus, real_getenv);
+	if (ret < 0) {
+		fprintf(stderr, "%s: cannot read the CPU affinity: %s\n",
+			w->opt->prog, strerror(-ret));
+		return -1;
+	}
+	q_worker_id_make(w->id, sizeof(w->id));
+	w->start_shard = (unsigned)getpid();
+	if (pipe2(w->notify, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked here, before any thread starts, so every runner thread
+	 * inherits the mask and the signals reach the signalfd. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	w->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (w->sigfd < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	w->cache = q_jobcache_new(w->sp);
+
+	struct q_worker_info info = { 0 };
+	snprintf(info.id, sizeof(info.id), "%s", w->id);
+	gethostname(info.host, sizeof(info.host) - 1);
+	info.pid = (long)getpid();
+	info.cpus = w->cpus.n;
+	info.lease_s = w->opt->lease_seconds;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	info.started_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	const char *sj = getenv("SLURM_JOB_ID"), *sp = getenv("SLURM_PROCID");
+	if (sj)
+		snprintf(info.slurm_job, sizeof(info.slurm_job), "%s", sj);
+	if (sp)
+		snprintf(info.slurm_procid, sizeof(info.slurm_procid), "%s",
+			 sp);
+	if (q_worker_register(w->sp, &info, &err) < 0) {
+		report(w, &err);
+		return -1;
+	}
+	w->next_heartbeat = mono_ns();
+	if (w->opt->verbose)
+		fprintf(stderr, "%s: worker %s with %u cores (%s)\n",
+			w->opt->prog, w->id, w->cpus.n, w->cpus.source);
+	return 0;
+}
+
+static void teardown(struct worker *w)
+{
+	q_worker_unregister(w->sp, w->id);
+	q_jobcache_release(w->cache);
+	q_cpus_release(&w->cpus);
+	free(w->runs);
+	free(w->finished);
+	free(w->active);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+	close(w->notify[0]);
+	close(w->notify[1]);
+}
+
+/*
+ * Last resort: runner threads that would not stop. Their chunks go back
+ * to ready (unless already committing, when the record decides), and the
+ * process exits without tearing down what those threads still use.
+ */
+static void abandon(struct worker *w, int status)
+{
+	for (size_t i = 0; i < w->nruns; i++) {
+		struct q_run *r = w->runs[i];
+		if (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) ==
+		    Q_RUN_RUNNING) {
+			struct q_error err = Q_ERROR_INIT;
+			if (q_claim_handback(r->h, &r->claim, &err) < 0)
+				report(w, &err);
+		}
+	}
+	fprintf(stderr, "%s: %zu task%s did not stop; handed back\n",
+		w->opt->prog, w->nruns, w->nruns == 1 ? "" : "s");
+	q_worker_unregister(w->sp, w->id);
+	fflush(NULL);
+	_exit(status ? status : 3);
+}
+
+int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
+{
+	struct worker w = { .sp = sp, .opt = opt, .sigfd = -1,
+			    .notify = { -1, -1 } };
+	int status = 0;
+	int poll_ms = POLL_MIN_MS;
+	int64_t idle_since = 0;
+
+	q_builtin_kernels_register();
+	if (setup(&w) < 0) {
+		teardown(&w);
+		return 3;
+	}
+	for (;;) {
+		handle_signals(&w);
+		reap_runs(&w);
+		heartbeat(&w);
+		if (w.errors >= MAX_CONSECUTIVE_ERRORS) {
+			fprintf(stderr, "%s: too many spool errors in a row; "
+				"stopping\n", opt->prog);
+			status = 3;
+			w.stop_level = w.stop_level ? w.stop_level : 1;
+			stop_all(&w);
+		}
+		if (w.stop_level > 0) {
+			if (w.nruns == 0)
+				break;
+			if (mono_ns() >= w.stop_deadline)
+				stop_all(&w);
+			if (mono_ns() >= w.stop_deadline + ABANDON_AFTER_NS)
+				abandon(&w, status);
+		} else {
+			propagate_cancels(&w);
+			bool limit = opt->max_tasks &&
+				     w.tasks_claimed >= opt->max_tasks;
+			int claimed = 0;
+			if (!limit && w.cpus.nfree > 0 && refresh_jobs(&w) < 0)
+				w.errors++;
+			while (!limit && w.cpus.nfree > 0) {
+				int ret = claim_one(&w);
+				if (ret < 0)
+					w.errors++;
+				if (ret <= 0)
+					break;
+				claimed++;
+				limit = opt->max_tasks &&
+					w.tasks_claimed >= opt->max_tasks;
+			}
+			if (claimed) {
+				idle_since = 0;
+				poll_ms = POLL_MIN_MS;
+			} else if (w.nruns == 0) {
+				if (limit)
+					break;
+				int64_t now = mono_ns();
+				if (!idle_since)
+					idle_since = now;
+				if (opt->exit_when_idle && w.all_finished)
+					break;
+				if (opt->idle_seconds >= 0 &&
+				    now - idle_since >=
+					    (int64_t)(opt->idle_seconds * 1e9))
+					break;
+			}
+			if (!claimed && poll_ms < POLL_MAX_MS)
+				poll_ms *= 2;
+			if (claimed)
+				continue;
+		}
+		struct pollfd p[2] = {
+			{ .fd = w.notify[0], .events = POLLIN },
+			{ .fd = w.sigfd, .events = POLLIN },
+		};
+		poll(p, 2, poll_ms > POLL_MAX_MS ? POLL_MAX_MS : poll_ms);
+	}
+	teardown(&w);
+	return status;
+}
