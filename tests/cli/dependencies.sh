@@ -1,0 +1,3 @@
+#!/bin/bash
+# Placeholder: replaced by the real test.
+exit 77
