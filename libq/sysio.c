@@ -115,6 +115,15 @@ static int fault_point(void)
 	return 0;
 }
 
+void q__sysio_fault_reset(void)
+{
+	atomic_store(&calls, 0);
+	fault.sticky = 0;
+	fault.errnum = 0;
+	fault.at = 0;
+	atomic_store(&fault.mode, FAULT_UNREAD);
+}
+
 unsigned long q__sysio_calls(void)
 {
 	return atomic_load(&calls);

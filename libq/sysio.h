@@ -52,6 +52,10 @@ int q__unlinkat(int dirfd, const char *path, int flags);
 int q__mkdirat(int dirfd, const char *path, mode_t mode);
 int q__touchat(int dirfd, const char *path);
 
+/* Forget the fault spec and the call count, and read SPOOLQ_FAULT again
+ * (for tests that set it after the process started). */
+void q__sysio_fault_reset(void);
+
 /* Number of spool-changing calls made so far by this process. */
 unsigned long q__sysio_calls(void);
 

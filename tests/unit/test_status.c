@@ -1,3 +1,135 @@
-/* Placeholder: replaced by the real tests for this module. */
-#include <criterion/criterion.h>
-Test(placeholder, not_written) { cr_skip_test("not written yet"); }
+/*
+ * test_status.c: counting and listing (libq/status.c, libq/workers.c).
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "helpers.h"
+
+struct listing {
+	int n;
+	enum q_state states[16];
+	char labels[16][Q_NAME_MAX + 32];
+	unsigned attempts[16];
+};
+
+static int collect(void *ctx, const struct q_task_info *t)
+{
+	struct listing *l = ctx;
+	if (l->n < 16) {
+		l->states[l->n] = t->state;
+		snprintf(l->labels[l->n], sizeof(l->labels[0]), "%s", t->label);
+		l->attempts[l->n] = t->attempt;
+	}
+	l->n++;
+	return 0;
+}
+
+Test(status, counts_sum_to_the_tasks_at_every_step)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_job *job = tjob_simple("steps", 6);
+	job->groups[0].chunk_size = 2;
+	uint64_t id = tsubmit(&t, job);
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	struct q_counts c;
+	cr_assert_eq(q_job_counts(h, &c, &err), 0);
+	cr_assert_eq(c.total, 6);
+	cr_assert_eq(c.ready, 6);
+	struct q_claim a, b;
+	tclaim(&t, id, &a);
+	tclaim(&t, id, &b);
+	cr_assert_eq(q_job_counts(h, &c, &err), 0);
+	cr_assert_eq(c.running, 4);
+	cr_assert_eq(c.ready, 2);
+	tfinish(&t, h, &a, Q_STATE_DONE);
+	tfinish(&t, h, &b, Q_STATE_FAILED);
+	cr_assert_eq(q_job_counts(h, &c, &err), 0);
+	cr_assert_eq(c.done, 2);
+	cr_assert_eq(c.failed, 2);
+	cr_assert_eq(c.ready, 2);
+	cr_assert_eq(c.waiting + c.ready + c.running + c.done + c.failed +
+			     c.cancelled,
+		     c.total);
+	tspool_fini(&t);
+}
+
+Test(status, task_listing_in_item_order)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_job *job = tjob_simple("list", 3);
+	job->groups[0].index_base = 7;
+	uint64_t id = tsubmit(&t, job);
+	struct q_claim c;
+	struct q_jobh *h = tclaim(&t, id, &c);
+	tfinish(&t, h, &c, Q_STATE_DONE);
+	tclaim(&t, id, &c);
+	struct listing l = { 0 };
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_job_for_each_task(h, collect, &l, &err), 0);
+	cr_assert_eq(l.n, 3);
+	cr_assert_str_eq(l.labels[0], "list[7]");
+	cr_assert_str_eq(l.labels[2], "list[9]");
+	cr_assert_eq(l.states[0], Q_STATE_DONE);
+	cr_assert_eq(l.states[1], Q_STATE_RUNNING);
+	cr_assert_eq(l.states[2], Q_STATE_READY);
+	cr_assert_eq(l.attempts[0], 1);
+	cr_assert_eq(l.attempts[2], 0);
+	tspool_fini(&t);
+}
+
+Test(status, workers_register_beat_and_leave)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_worker_info w = { .pid = 42, .cpus = 3, .lease_s = 60 };
+	snprintf(w.id, sizeof(w.id), "node7.42.abcdef");
+	snprintf(w.host, sizeof(w.host), "node7");
+	snprintf(w.slurm_job, sizeof(w.slurm_job), "1234");
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_worker_register(t.sp, &w, &err), 0, "%s", err.message);
+	cr_assert_eq(q_worker_heartbeat(t.sp, w.id), 0);
+	struct q_worker_info *list;
+	size_t n;
+	cr_assert_eq(q_workers_list(t.sp, &list, &n, &err), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(list[0].id, "node7.42.abcdef");
+	cr_assert_str_eq(list[0].host, "node7");
+	cr_assert_str_eq(list[0].slurm_job, "1234");
+	cr_assert_eq(list[0].cpus, 3);
+	cr_assert(list[0].alive);
+	free(list);
+	cr_assert_eq(q_worker_unregister(t.sp, w.id), 0);
+	cr_assert_eq(q_workers_list(t.sp, &list, &n, &err), 0);
+	cr_assert_eq(n, 0);
+	free(list);
+	tspool_fini(&t);
+}
+
+/* A worker whose heartbeat is older than its lease is shown as lost. */
+Test(status, stale_heartbeat_is_lost)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = 5 };
+	snprintf(w.id, sizeof(w.id), "old.1.000000");
+	snprintf(w.host, sizeof(w.host), "old");
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_worker_register(t.sp, &w, &err), 0);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/workers/%s", t.path, w.id);
+	struct timespec past[2] = { { time(NULL) - 3600, 0 },
+				    { time(NULL) - 3600, 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, path, past, 0), 0);
+	struct q_worker_info *list;
+	size_t n;
+	cr_assert_eq(q_workers_list(t.sp, &list, &n, &err), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_not(list[0].alive);
+	free(list);
+	tspool_fini(&t);
+}

@@ -1,3 +1,0 @@
-#!/bin/bash
-# Placeholder: replaced by the real test.
-exit 77

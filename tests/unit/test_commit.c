@@ -1,0 +1,202 @@
+/*
+ * test_commit.c: finishing chunks (libq/commit.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+#include "sysio.h"
+
+/* Write `text` into a new tmp file and put its name in `name`. */
+static void tmp_with(struct tspool *t, const char *text, size_t len,
+		     char *name, size_t size)
+{
+	int fd = q_spool_tmp_create(t->sp, "out", name, size);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+static int exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int exists(const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+Test(commit, record_holds_outputs_and_the_job_finishes)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("out", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE,
+			       .exit_code = 0, .start_ns = 5, .end_ns = 7 };
+	tmp_with(&t, "hello\n", 6, o.out_tmp, sizeof(o.out_tmp));
+	tmp_with(&t, "log line\n", 9, o.err_tmp, sizeof(o.err_tmp));
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
+		     1, "%s", err.message);
+	cr_assert(q_jobh_finished(h));
+	cr_assert_not(exists("%s/jobs/%llu/todo", t.path,
+			     (unsigned long long)id));
+	cr_assert_not(exists("%s/jobs/%llu/claim/0/%s", t.path,
+			     (unsigned long long)id, claim.name));
+
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 0, &rec, &err), 0, "%s", err.message);
+	cr_assert_eq(rec.items[0].state, Q_STATE_DONE);
+	cr_assert_eq(rec.items[0].start_ns, 5);
+	cr_assert_str_eq(rec.worker, "w.1.000001");
+	char *data;
+	size_t len;
+	cr_assert_eq(q_record_output_mem(h, &rec, 0, false, 100, &data, &len,
+					 &err), 0);
+	cr_assert_str_eq(data, "hello\n");
+	free(data);
+	cr_assert_eq(q_record_output_mem(h, &rec, 0, true, 100, &data, &len,
+					 &err), 0);
+	cr_assert_str_eq(data, "log line\n");
+	free(data);
+	q_record_release(&rec);
+	/* The temporaries were consumed. */
+	char tmpdir[512];
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp/%s", t.path, o.out_tmp);
+	cr_assert_not(exists("%s", tmpdir));
+	tspool_fini(&t);
+}
+
+Test(commit, big_output_gets_its_own_file)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("big", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	size_t big = 300 * 1024;
+	char *text = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		text[i] = (char)('a' + i % 26);
+	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
+	tmp_with(&t, text, big, o.out_tmp, sizeof(o.out_tmp));
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
+		     1, "%s", err.message);
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 0, &rec, &err), 0);
+	cr_assert_eq(rec.items[0].out.where, Q_STREAM_FILE);
+	cr_assert_eq(rec.items[0].out.length, big);
+	char *path = q_record_output_path(h, &rec, 0, false);
+	cr_assert_not_null(path);
+	cr_assert(exists("%s", path));
+	free(path);
+	char *data;
+	size_t len;
+	cr_assert_eq(q_record_output_mem(h, &rec, 0, false, big, &data, &len,
+					 &err), 0);
+	cr_assert_eq(len, big);
+	cr_assert_eq(memcmp(data, text, big), 0);
+	free(data);
+	free(text);
+	q_record_release(&rec);
+	tspool_fini(&t);
+}
+
+/* A late result from another attempt never replaces the first one. */
+Test(commit, first_record_wins)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("twice", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	struct q_error err = Q_ERROR_INIT;
+	struct q_outcome first = { .item = 0, .state = Q_STATE_DONE };
+	tmp_with(&t, "first\n", 6, first.out_tmp, sizeof(first.out_tmp));
+	cr_assert_eq(q_commit(h, t.cache, &claim, "a.1.000001", &first, 1,
+			      &err), 1);
+	/* The same chunk committed again (a presumed-dead worker). */
+	struct q_claim late = claim;
+	snprintf(late.name, sizeof(late.name), "0.a1@b.2.000002");
+	struct q_outcome second = { .item = 0, .state = Q_STATE_FAILED };
+	tmp_with(&t, "second\n", 7, second.out_tmp, sizeof(second.out_tmp));
+	cr_assert_eq(q_commit(h, t.cache, &late, "b.2.000002", &second, 1,
+			      &err), 0, "%s", err.message);
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 0, &rec, &err), 0);
+	cr_assert_str_eq(rec.worker, "a.1.000001");
+	cr_assert_eq(rec.items[0].state, Q_STATE_DONE);
+	q_record_release(&rec);
+	tspool_fini(&t);
+}
+
+Test(commit, wrong_outcome_count_is_refused)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_job *job = tjob_simple("n", 4);
+	job->groups[0].chunk_size = 2;
+	uint64_t id = tsubmit(&t, job);
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_lt(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
+		     0);
+	tspool_fini(&t);
+}
+
+/* An I/O error while publishing the record leaves the chunk claimed and
+ * unfinished, never half-visible. */
+Test(commit, failing_disk_leaves_no_record)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("full", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
+	tmp_with(&t, "x\n", 2, o.out_tmp, sizeof(o.out_tmp));
+	struct q_error err = Q_ERROR_INIT;
+	/* Every spool-changing call fails with ENOSPC, in a child so the
+	 * fault cannot leak into other tests. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("SPOOLQ_FAULT", "fail:1+:ENOSPC", 1);
+		q__sysio_fault_reset();
+		struct q_spool *sp;
+		struct q_jobh *ch;
+		struct q_jobcache *cache;
+		if (q_spool_open(&sp, t.path, Q_SPOOL_WRITE, &err) < 0 ||
+		    q_jobh_open(sp, id, &ch, &err) < 0) {
+			fprintf(stderr, "child: %s\n", err.message);
+			_exit(3);
+		}
+		cache = q_jobcache_new(sp);
+		int ret = q_commit(ch, cache, &claim, "tester.1.000001", &o, 1,
+				   &err);
+		if (!(ret < 0 && err.errnum == ENOSPC))
+			fprintf(stderr, "child: ret %d errnum %d: %s\n", ret,
+				err.errnum, err.message);
+		_exit(ret < 0 && err.errnum == ENOSPC ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d", status);
+	cr_assert_not(exists("%s/jobs/%llu/done/0/0", t.path,
+			     (unsigned long long)id));
+	cr_assert(exists("%s/jobs/%llu/claim/0/%s", t.path,
+			 (unsigned long long)id, claim.name));
+	cr_assert_not(q_jobh_finished(h));
+	tspool_fini(&t);
+}
