@@ -1,3 +1,60 @@
 #!/bin/bash
-# Placeholder: replaced by the real test.
-exit 77
+# dependencies.sh: a chain of 200 jobs, a fan-in of 500, and a failed
+# dependency cancelling its dependents, through the real commands.
+. "$TESTS_DIR/cli/lib.sh"
+
+# Chain: each link appends its number; they must appear in order.
+prev=$("$QSUBMIT" --name link -- sh -c "echo 0 >> '$T/chain'")
+first=$prev
+for i in $(seq 1 199); do
+	prev=$("$QSUBMIT" --name link --after "$prev" -- sh -c "echo $i >> '$T/chain'")
+done
+start_worker --exit-when-idle
+start_worker --exit-when-idle
+workers_gone() { ! kill -0 "${PIDS[@]}" 2>/dev/null; }
+check "chain finishes" wait_for 120 workers_gone
+expect_eq "chain ran in order, each link once" "$(seq 0 199)" "$(cat "$T/chain")"
+"$QSTATUS" --wait "$first" "$prev" > /dev/null
+expect_eq "chain all succeeded" 0 $?
+
+# Fan-in: 500 tasks, then one task that must see all 500 side effects.
+PIDS=()
+fan=$("$QSUBMIT" --name fan --array 1..500 -- sh -c "echo {i} >> '$T/fan'")
+total=$("$QSUBMIT" --name total --after "$fan" -- sh -c "wc -l < '$T/fan'")
+start_worker --exit-when-idle
+start_worker --exit-when-idle
+check "fan-in finishes" wait_for 120 workers_gone
+expect_eq "the fan-in task ran after all 500" 500 "$("$QCOLLECT" "$total" | tr -d ' ')"
+expect_eq "it ran once" 500 "$(wc -l < "$T/fan")"
+
+# Dependencies on single tasks and ranges of an array.
+part=$("$QSUBMIT" --name part --after "$fan:fan[10-19],$fan:fan[250]" -- echo ok)
+PIDS=()
+"$QWORKER" --exit-when-idle
+expect_eq "range dependency" ok "$("$QCOLLECT" "$part")"
+
+# A failed dependency cancels its dependents, transitively, with reasons.
+bad=$("$QSUBMIT" --name setup -- sh -c 'exit 4')
+mid=$("$QSUBMIT" --name analyse --after "$bad" -- sh -c "touch '$T/must-not-run'")
+end=$("$QSUBMIT" --name report --after "$mid" -- sh -c "touch '$T/must-not-run'")
+"$QWORKER" --exit-when-idle
+check "dependents did not run" test ! -e "$T/must-not-run"
+"$QSTATUS" --wait "$end" > /dev/null
+expect_eq "qstatus --wait reports failure" 1 $?
+check "the dependent says why" grep -q "dependency job $bad 'setup' failed" \
+	<("$QSTATUS" "$mid" --tasks)
+check "transitively" grep -q "dependency job $mid 'analyse' was cancelled" \
+	<("$QSTATUS" "$end" --tasks)
+check "counted as cancelled" python3 -c '
+import json, sys
+jobs = {j["id"]: j for j in json.load(sys.stdin)["jobs"]}
+assert jobs[int(sys.argv[1])]["counts"]["failed"] == 1
+assert jobs[int(sys.argv[2])]["counts"]["cancelled"] == 1
+assert jobs[int(sys.argv[3])]["counts"]["cancelled"] == 1
+' "$bad" "$mid" "$end" < <("$QSTATUS" --json)
+
+# Depending on a job that already finished: ready at once.
+late=$("$QSUBMIT" --after "$fan" -- echo late)
+"$QWORKER" --exit-when-idle
+expect_eq "dependency on a finished job" late "$("$QCOLLECT" "$late")"
+finish
