@@ -193,10 +193,23 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 				return Q_EXIT_USAGE;
 			break;
 		case OPT_AFTER:
+			/* An empty item is an error, not "no dependency":
+			 * --after "$job" with $job empty (its qsubmit
+			 * failed) must not run the job at once. strsep,
+			 * unlike strtok, keeps empty items. */
 			list = strdup(optarg);
-			for (char *save, *t = strtok_r(list, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save))
+			for (char *rest = list, *t; (t = strsep(&rest, ","));) {
+				if (!*t) {
+					free(list);
+					return q_cli_usage_error(
+						cli, "--after '%s' names an "
+						"empty dependency: write "
+						"--after DEP[,DEP...] (is a "
+						"shell variable empty?)",
+						optarg);
+				}
 				push(&a->after, &a->nafter, strdup(t));
+			}
 			free(list);
 			break;
 		case OPT_KERNEL: a->kernel = optarg; break;
@@ -328,8 +341,11 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 			q_job_release(job);
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "dependency '%s': there is no spool "
-					   "yet, so no job to wait for",
-					   a->after[i]);
+					   "at '%s' yet, so no job to wait for "
+					   "(submit that job first, or give "
+					   "its spool with --spool or QSPOOL)",
+					   a->after[i],
+					   q_spool_default_path(a->spool));
 		}
 		if ((ret = q_after_resolve(dep_spool, a->after[i], &dep,
 					   err)) < 0) {
@@ -391,9 +407,13 @@ int main(int argc, char **argv)
 
 	const char *path = q_spool_default_path(a.spool);
 	/* Dependencies are resolved against an existing spool, before
-	 * anything is created. */
+	 * anything is created. With no spool at all, build_job names the
+	 * dependency that cannot be met. */
 	struct q_spool *dep_spool = NULL;
-	if (a.nafter && q_spool_open(&dep_spool, path, 0, &err) < 0) {
+	struct stat st;
+	bool no_spool = stat(path, &st) != 0 && errno == ENOENT;
+	if (a.nafter && !no_spool &&
+	    q_spool_open(&dep_spool, path, 0, &err) < 0) {
 		q_error_print(stderr, "qsubmit", &err);
 		return q_error_exit_status(&err);
 	}

@@ -146,7 +146,9 @@ int q_tasks_file_read(const char *path, char **text_out, size_t *len_out,
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return q_error_set(err, Q_ERR_INPUT, 0,
-					   "tasks file '%s' does not exist",
+					   "tasks file '%s' does not exist "
+					   "(give a file with one command per "
+					   "line, or - for standard input)",
 					   path);
 		return q_error_set(err, Q_ERR_INPUT, errno,
 				   "cannot open tasks file '%s'", path);
@@ -155,7 +157,8 @@ int q_tasks_file_read(const char *path, char **text_out, size_t *len_out,
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		return q_error_set(err, Q_ERR_INPUT, 0,
-				   "tasks file '%s' is a directory", path);
+				   "tasks file '%s' is a directory (give a "
+				   "file with one command per line)", path);
 	}
 	struct q_buf raw = Q_BUF_INIT;
 	char buf[65536];
