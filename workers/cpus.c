@@ -22,12 +22,14 @@ static unsigned parse_count(const char *s)
 
 /*
  * SLURM_TASKS_PER_NODE looks like "2(x3),1": two tasks on each of the
- * first three nodes, one on the fourth. Return the count for node `node`.
+ * first three nodes, one on the fourth. Return the count for node `node`,
+ * or 0 when the node is past the list or the list is malformed anywhere
+ * (the whole list is checked, so "2;1" is not read as "2").
  */
 static unsigned tasks_on_node(const char *spec, unsigned node)
 {
 	const char *p = spec;
-	unsigned seen = 0;
+	unsigned seen = 0, found = 0;
 
 	while (p && *p) {
 		char *end;
@@ -41,15 +43,15 @@ static unsigned tasks_on_node(const char *spec, unsigned node)
 				return 0;
 			p = end + 1;
 		}
-		if (node < seen + reps)
-			return (unsigned)tasks;
+		if (node >= seen && node < seen + reps)
+			found = (unsigned)tasks;
 		seen += (unsigned)reps;
 		if (*p == ',')
 			p++;
 		else if (*p)
 			return 0;
 	}
-	return 0;
+	return found;
 }
 
 unsigned q_cpus_from_slurm(const char *(*env)(const char *name), char *source,
@@ -74,7 +76,9 @@ unsigned q_cpus_from_slurm(const char *(*env)(const char *name), char *source,
 		if (tpn)
 			tasks = tasks_on_node(tpn, node);
 	}
-	if (!tasks || tasks > on_node)
+	/* More tasks than CPUs (srun --overcommit) gives each one CPU
+	 * below, not the whole node each. */
+	if (!tasks)
 		tasks = 1;
 	/* Only a job step (srun) splits the node; a batch script that
 	 * starts one worker gets the node's whole allocation. */
@@ -120,6 +124,16 @@ int q_cpus_init(struct q_cpus *c, unsigned requested,
 	}
 	c->n = n;
 	c->nfree = n;
+	c->mask = mask;
+	/*
+	 * Pin each task to cores of its own only when this worker owns its
+	 * whole mask. Two workers started by hand with --cpus 1 on one node
+	 * share a mask; pinning would put both on its first CPU. They are
+	 * left to the kernel's scheduler within the mask instead (Slurm's
+	 * task/affinity gives each srun task a mask of its own, so workers
+	 * under srun are pinned).
+	 */
+	c->pin = n == naff;
 	c->cpu = calloc(n, sizeof(int));
 	c->busy = calloc(n, sizeof(bool));
 	if (!c->cpu || !c->busy) {
@@ -135,6 +149,8 @@ int q_cpus_init(struct q_cpus *c, unsigned requested,
 
 void q_cpus_release(struct q_cpus *c)
 {
+	if (!c)
+		return;
 	free(c->cpu);
 	free(c->busy);
 	c->cpu = NULL;
@@ -155,6 +171,8 @@ bool q_cpus_take(struct q_cpus *c, unsigned n, cpu_set_t *set,
 		CPU_SET(c->cpu[k], set);
 		slots[got++] = k;
 	}
+	if (!c->pin)
+		*set = c->mask;
 	c->nfree -= got;
 	*slot_out = slots[0];
 	return true;

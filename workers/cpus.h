@@ -19,6 +19,8 @@ struct q_cpus {
 	int *cpu;              /* cpu[k]: the CPU number of slot k */
 	bool *busy;            /* busy[k]: slot k runs a task */
 	unsigned nfree;
+	bool pin;              /* tasks get their own cores (see cpus.c) */
+	cpu_set_t mask;        /* the whole affinity mask */
 	char source[128];      /* where n came from, for the log */
 };
 
