@@ -1,0 +1,42 @@
+#!/bin/bash
+# test.sh: the README's second command: the whole test suite.
+#
+# Installs what is missing, then builds spoolq twice and runs every test
+# in each build: once with -Werror (warnings are errors), once with
+# AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line,
+# "N passed, N failed", counting every test case of both runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh test || exit 1
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# LeakSanitizer cannot follow threads libgomp keeps parked; suppress only
+# libgomp's own allocations.
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
+
+status=0
+logs=()
+for cfg in werror asan; do
+	dir=build-test-$cfg
+	case $cfg in
+	werror) opts=(-Dwerror=true --buildtype=debugoptimized) ;;
+	asan) opts=(-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug) ;;
+	esac
+	if [ ! -f $dir/build.ninja ]; then
+		meson setup $dir "${opts[@]}" >/dev/null || { status=1; continue; }
+	fi
+	echo "== build: $cfg" >&2
+	if ! ninja -C $dir >$dir.log 2>&1; then
+		tail -40 $dir.log >&2
+		echo "build $cfg failed" >&2
+		status=1
+		continue
+	fi
+	echo "== tests: $cfg" >&2
+	meson test -C $dir --print-errorlogs --num-processes 2 || status=1
+	logs+=($dir/meson-logs/testlog.json)
+done
+python3 scripts/testsummary.py "${logs[@]}" || status=1
+exit $status
