@@ -1,6 +1,7 @@
 /*
  * cli.c: shared command-line handling.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -125,8 +126,9 @@ int q_cli_u64(struct q_cli *cli, const char *opt, const char *text,
 {
 	char *end;
 	errno = 0;
-	if (text[0] == '-' || text[0] == '+' || text[0] == ' ' ||
-	    text[0] == '\0')
+	/* strtoull would accept a sign and any leading white space
+	 * ("\t5", "-1" as a huge number): insist on a digit first. */
+	if (!isdigit((unsigned char)text[0]))
 		goto bad;
 	unsigned long long v = strtoull(text, &end, 10);
 	if (errno || *end || v < min || v > max)
@@ -155,9 +157,14 @@ int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,
 		case 'd': mult = 86400; end++; break;
 		}
 	}
-	if (end == text || *end || errno || !isfinite(v) || v < 0) {
-		q_cli_usage_error(cli, "%s needs a duration such as 30, 30s, "
-				  "5m or 2h, got '%s'", opt, text);
+	/* "1e305d" is finite until the unit is applied: check the product. */
+	/* Beyond a year is a typo, and would overflow the nanosecond
+	 * clocks the worker converts durations to. */
+	if (end == text || *end || errno || !isfinite(v * mult) || v < 0 ||
+	    v * mult > 366.0 * 86400) {
+		q_cli_usage_error(cli, "%s needs a duration up to a year, "
+				  "such as 30, 30s, 5m or 2h, got '%s'", opt,
+				  text);
 		return -1;
 	}
 	*out = v * mult;

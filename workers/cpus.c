@@ -160,7 +160,7 @@ void q_cpus_release(struct q_cpus *c)
 bool q_cpus_take(struct q_cpus *c, unsigned n, cpu_set_t *set,
 		 unsigned *slot_out, unsigned *slots)
 {
-	if (n > c->nfree)
+	if (n == 0 || n > c->nfree)
 		return false;
 	CPU_ZERO(set);
 	unsigned got = 0;

@@ -40,6 +40,12 @@ int q_sum_text(const char *text, size_t len, double *sums, size_t *ncols,
 			       *p != '\r' && n + 1 < sizeof(tok))
 				tok[n++] = *p++;
 			tok[n] = '\0';
+			/* A token too long for tok must not be read as two
+			 * numbers in two columns: refuse it. */
+			if (p < stop && *p != ' ' && *p != '\t' && *p != '\r') {
+				*bad_line = line;
+				return -1;
+			}
 			char *e;
 			double v = strtod(tok, &e);
 			if (*e || !isfinite(v) || col >= max_cols) {
