@@ -75,6 +75,20 @@ struct submit_args {
 	size_t ncmd;
 };
 
+static void submit_args_release(struct submit_args *a)
+{
+	for (size_t i = 0; i < a->nafter; i++)
+		free(a->after[i]);
+	free(a->after);
+	for (size_t i = 0; i < a->nargs; i++)
+		free(a->args[i]);
+	free(a->args);
+	for (size_t i = 0; i < a->nenv; i++)
+		free(a->env[i]);
+	free(a->env);
+	free(a->cmd);
+}
+
 static int parse_array(struct q_cli *cli, const char *s, int64_t *a,
 		       int64_t *b)
 {
@@ -91,7 +105,8 @@ static int parse_array(struct q_cli *cli, const char *s, int64_t *a,
 		return q_cli_usage_error(cli, "--array %s is empty: the end "
 					 "(%lld) is before the start (%lld); "
 					 "write A..B with A <= B", s, y, x);
-	if ((unsigned long long)(y - x) >= (1ULL << 40))
+	/* The difference in unsigned arithmetic: y - x may overflow. */
+	if ((unsigned long long)y - (unsigned long long)x >= (1ULL << 40))
 		return q_cli_usage_error(cli, "--array %s has too many tasks",
 					 s);
 	*a = x;
@@ -308,7 +323,7 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 	if (a->array) {
 		g->array = true;
 		g->index_base = a->first;
-		g->count = (uint64_t)(a->last - a->first) + 1;
+		g->count = (uint64_t)a->last - (uint64_t)a->first + 1;
 	}
 	for (size_t i = 0; i < a->ncmd; i++)
 		q_group_add_argv(g, a->cmd[i]);
@@ -398,12 +413,14 @@ int main(int argc, char **argv)
 	int status;
 
 	status = parse_args(&cli, argc, argv, &a);
-	if (status == -1)
-		return 0;   /* --help or --version */
-	if (status == -2)
-		return list_kernels();
-	if (status)
+	if (status == -1 || status == -2 || status) {
+		if (status == -2)
+			status = list_kernels();
+		else if (status == -1)
+			status = 0;   /* --help or --version */
+		submit_args_release(&a);
 		return status;
+	}
 
 	const char *path = q_spool_default_path(a.spool);
 	/* Dependencies are resolved against an existing spool, before
@@ -413,10 +430,8 @@ int main(int argc, char **argv)
 	struct stat st;
 	bool no_spool = stat(path, &st) != 0 && errno == ENOENT;
 	if (a.nafter && !no_spool &&
-	    q_spool_open(&dep_spool, path, 0, &err) < 0) {
-		q_error_print(stderr, "qsubmit", &err);
-		return q_error_exit_status(&err);
-	}
+	    q_spool_open(&dep_spool, path, 0, &err) < 0)
+		goto fail;
 	if (build_job(&cli, &a, dep_spool, &job, &err) < 0)
 		goto fail;
 	q_spool_close(dep_spool);
@@ -440,15 +455,6 @@ out:
 	q_spool_close(dep_spool);
 	q_job_release(job);
 	q_spool_close(sp);
-	for (size_t i = 0; i < a.nafter; i++)
-		free(a.after[i]);
-	free(a.after);
-	for (size_t i = 0; i < a.nargs; i++)
-		free(a.args[i]);
-	free(a.args);
-	for (size_t i = 0; i < a.nenv; i++)
-		free(a.env[i]);
-	free(a.env);
-	free(a.cmd);
+	submit_args_release(&a);
 	return status;
 }

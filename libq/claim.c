@@ -67,7 +67,8 @@ static int list_shard(int fd, struct ready_entry **out, size_t *n_out,
 		v[n++] = e;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_ready);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_ready);
 	*out = v;
 	*n_out = n;
 	return 0;

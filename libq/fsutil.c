@@ -93,10 +93,39 @@ fail:
 	return -1;
 }
 
+/*
+ * Every component non-empty, not '.' or '..', no control characters.
+ * openat2 alone would accept "a/../b" and "a//b" (they stay beneath), but
+ * the contract refuses '..' anywhere, and the walk below refuses all of
+ * these; checking first makes both paths give the same answer.
+ */
+static bool rel_ok(const char *rel)
+{
+	char part[Q_COMPONENT_MAX + 1];
+
+	for (const char *p = rel;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n > Q_COMPONENT_MAX)
+			return false;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (!q__safe_component(part))
+			return false;
+		if (!slash)
+			return true;
+		p = slash + 1;
+	}
+}
+
 static int open_beneath(int dirfd, const char *rel, int flags)
 {
 	static int have_openat2 = 1;
 
+	if (!rel_ok(rel)) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (have_openat2) {
 		int fd = openat2_beneath(dirfd, rel, flags);
 		if (fd >= 0 || errno != ENOSYS)

@@ -233,6 +233,12 @@ int q_job_finalize(struct q_job *job, struct q_error *err)
 						   "task '%s': dependency "
 						   "'%s' is outside the job",
 						   g->name, a->label);
+			if (a->job == 0 && a->first < g->first + g->count &&
+			    a->first + a->count > g->first)
+				return q_error_set(err, Q_ERR_INPUT, 0,
+						   "task '%s' depends on itself "
+						   "through '%s'", g->name,
+						   a->label);
 			if (a->mode == Q_AFTER_EACH && a->count != g->count)
 				return q_error_set(
 					err, Q_ERR_INPUT, 0,

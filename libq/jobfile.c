@@ -148,9 +148,14 @@ int q__job_parse_meta(struct q_job *job, char *text, size_t len,
 		for (size_t k = 0; k < Q_ARRAY_SIZE(numeric); k++)
 			if (strcmp(tok[0], numeric[k]) == 0)
 				is_numeric = true;
-		if (is_numeric && !q__tok_u64(tok[1], &v))
+		/* Out-of-range values are damage too, not keys to skip. */
+		if (is_numeric &&
+		    (!q__tok_u64(tok[1], &v) ||
+		     (strcmp(tok[0], "uid") == 0 && v > UINT32_MAX) ||
+		     (strcmp(tok[0], "shards") == 0 &&
+		      (v < 1 || v > Q_MAX_SHARDS))))
 			return bad(err, where, it.lineno, "bad number");
-		if (strcmp(tok[0], "uid") == 0 && v <= UINT32_MAX)
+		if (strcmp(tok[0], "uid") == 0)
 			job->uid = (uint32_t)v;
 		else if (strcmp(tok[0], "submitted") == 0) {
 			int64_t t;
@@ -162,8 +167,7 @@ int q__job_parse_meta(struct q_job *job, char *text, size_t len,
 			job->nitems = v;
 		else if (strcmp(tok[0], "chunks") == 0)
 			job->nchunks = v;
-		else if (strcmp(tok[0], "shards") == 0 && v >= 1 &&
-			 v <= Q_MAX_SHARDS)
+		else if (strcmp(tok[0], "shards") == 0)
 			job->nshards = (unsigned)v;
 		else if (strcmp(tok[0], "groups") == 0)
 			groups = v;

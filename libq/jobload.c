@@ -167,7 +167,8 @@ int q_job_list(struct q_spool *sp, uint64_t **ids_out, size_t *n_out,
 		return q_error_set(err, Q_ERR_SYSTEM, saved,
 				   "cannot read '%s/jobs'", sp->path);
 	}
-	qsort(ids, n, sizeof(*ids), cmp_u64);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
 	*ids_out = ids;
 	*n_out = n;
 	return 0;

@@ -94,9 +94,11 @@ bool q_job_id_parse(const char *s, uint64_t *id_out)
 	for (const char *p = s; *p; p++) {
 		if (!isdigit((unsigned char)*p))
 			return false;
-		if (v > (UINT64_MAX / 2 - 9) / 10)
+		/* Exact bound: 2^63-1 itself is a valid id. */
+		uint64_t d = (uint64_t)(*p - '0');
+		if (v > ((uint64_t)INT64_MAX - d) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	*id_out = v;
 	return true;
@@ -129,9 +131,11 @@ bool q__parse_u64(const char *s, const char **end_out, uint64_t *v_out)
 	if (*p == '0' && isdigit((unsigned char)p[1]))
 		return false;
 	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		/* Exact bound: UINT64_MAX itself parses. */
+		uint64_t d = (uint64_t)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	*v_out = v;
 	if (end_out)

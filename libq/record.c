@@ -117,7 +117,10 @@ void q__record_format(const struct q_record *rec, struct q_buf *b)
 		q__buf_addch(b, ' ');
 		format_stream(b, &it->err);
 		q__buf_addch(b, ' ');
-		if (it->reason && *it->reason)
+		/* A lone "-" means no reason, so a reason "-" is escaped. */
+		if (it->reason && strcmp(it->reason, "-") == 0)
+			q__buf_addstr(b, "%2D");
+		else if (it->reason && *it->reason)
 			q__esc_append(b, it->reason);
 		else
 			q__buf_addch(b, '-');
@@ -192,12 +195,21 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 		return bad(err, where, it.lineno, "not a format-1 record");
 	while ((n = q__lines_next(&it, tok)) > 0) {
 		const char *k = tok[0];
+		/* A known key with the wrong number of tokens is damage,
+		 * not an unknown key to skip. */
+		static const struct { const char *key; int ntok; } known[] = {
+			{ "job", 2 },	  { "chunk", 5 },   { "worker", 2 },
+			{ "host", 2 },	  { "claimed", 2 }, { "item", 10 },
+		};
+		for (size_t j = 0; j < Q_ARRAY_SIZE(known); j++)
+			if (strcmp(k, known[j].key) == 0 && n != known[j].ntok)
+				goto malformed;
 		if (strcmp(k, "job") == 0 && n == 2) {
 			if (!q__tok_u64(tok[1], &rec->job))
 				goto malformed;
 		} else if (strcmp(k, "chunk") == 0 && n == 5) {
 			uint64_t a;
-			if (!q__tok_u64(tok[1], &rec->chunk) ||
+			if (have_chunk || !q__tok_u64(tok[1], &rec->chunk) ||
 			    !q__tok_u64(tok[2], &a) || a > 1000000 ||
 			    !q__tok_u64(tok[3], &rec->first) ||
 			    !q__tok_u64(tok[4], &rec->count) ||

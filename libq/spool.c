@@ -211,6 +211,11 @@ static int check_format(int dirfd, const char *path, struct q_error *err)
 	int ret = q__read_file(dirfd, Q_FORMAT_FILE, 4096, &text, NULL);
 	if (ret == -ENOENT)
 		return -ENOENT;
+	if (ret == -ELOOP || ret == -EINVAL || ret == -EXDEV || ret == -EFBIG)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': its format file is "
+				   "not a small regular file (a symbolic "
+				   "link?)", path);
 	if (ret < 0)
 		return q_error_set(err, Q_ERR_SYSTEM, -ret,
 				   "cannot read '%s/format'", path);

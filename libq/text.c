@@ -111,9 +111,11 @@ bool q__tok_i64(const char *tok, int64_t *v)
 {
 	uint64_t u;
 	if (tok[0] == '-') {
-		if (!q__parse_u64(tok + 1, NULL, &u) || u > (uint64_t)INT64_MAX)
+		/* INT64_MIN is what "%lld" writes for it, so it must parse. */
+		if (!q__parse_u64(tok + 1, NULL, &u) ||
+		    u > (uint64_t)INT64_MAX + 1)
 			return false;
-		*v = -(int64_t)u;
+		*v = u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
 		return true;
 	}
 	if (!q__parse_u64(tok, NULL, &u) || u > (uint64_t)INT64_MAX)

@@ -28,7 +28,9 @@ struct q_lines {
 	unsigned lineno;
 };
 
-/* Iterate over a writable buffer; the lines are split in place. */
+/* Iterate over a writable buffer; the lines are split in place. data[len]
+ * must be writable too: a last line without '\n' is ended there (buffers
+ * from q__read_file and struct q_buf have their NUL there). */
 void q__lines_init(struct q_lines *it, char *data, size_t len);
 /*
  * Next line split into tokens (at most Q_MAX_TOKENS; more is an error).

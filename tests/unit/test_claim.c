@@ -14,62 +14,88 @@
 #define RACERS 8
 #define ROUNDS 1000
 
-/* Child: wait for the start signal, try to claim, exit 10 (won) or 20. */
-static void racer(const char *path, uint64_t id, int start_fd, int n)
+/*
+ * A racer is one long-lived process. Each round it reads a job id from
+ * its command pipe, opens the job and reports "ready"; then it waits on
+ * the shared start pipe (all 8 are released by one write of 8 bytes) and
+ * tries to claim, reporting 'W' (won), 'L' (nothing to claim) or 'E'.
+ */
+static void racer(const char *path, int cmd_fd, int start_fd, int report_fd,
+		  int n)
 {
 	struct q_spool *sp;
-	struct q_jobh *h;
 	struct q_error err = Q_ERROR_INIT;
-	char wid[64], c;
-	if (q_spool_open(&sp, path, 0, &err) < 0 ||
-	    q_jobh_open(sp, id, &h, &err) < 0)
+	char wid[64];
+	uint64_t id;
+
+	if (q_spool_open(&sp, path, 0, &err) < 0)
 		_exit(3);
 	snprintf(wid, sizeof(wid), "racer%d.%ld.000000", n, (long)getpid());
-	if (read(start_fd, &c, 1) != 1)
-		_exit(4);
-	struct q_claim claim;
-	int ret = q_claim_next(h, wid, (unsigned)n, 1, 1, &claim, &err);
-	_exit(ret == 1 ? 10 : ret == 0 ? 20 : 5);
+	while (read(cmd_fd, &id, sizeof(id)) == (ssize_t)sizeof(id) && id) {
+		struct q_jobh *h;
+		char c = 'E', go;
+		if (q_jobh_open(sp, id, &h, &err) < 0)
+			_exit(4);
+		if (write(report_fd, "r", 1) != 1 ||
+		    read(start_fd, &go, 1) != 1)
+			_exit(5);
+		struct q_claim claim;
+		int ret = q_claim_next(h, wid, (unsigned)n, 1, 1, &claim, &err);
+		c = ret == 1 ? 'W' : ret == 0 ? 'L' : 'E';
+		q_jobh_close(h);
+		if (write(report_fd, &c, 1) != 1)
+			_exit(6);
+	}
+	q_spool_close(sp);
+	_exit(0);
+}
+
+static void read_exactly(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		cr_assert_gt(r, 0, "a racer died");
+		got += (size_t)r;
+	}
 }
 
 Test(claim, eight_processes_one_task_exactly_one_winner, .timeout = 240)
 {
 	struct tspool t;
 	tspool_init(&t);
-	unsigned winners_total = 0;
+	int cmd[RACERS][2], start[2], report[2];
+	pid_t pids[RACERS];
+
+	cr_assert_eq(pipe(start), 0);
+	cr_assert_eq(pipe(report), 0);
+	for (int i = 0; i < RACERS; i++) {
+		cr_assert_eq(pipe(cmd[i]), 0);
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0)
+			racer(t.path, cmd[i][0], start[0], report[1], i);
+		close(cmd[i][0]);
+	}
 	for (int round = 0; round < ROUNDS; round++) {
 		uint64_t id = tsubmit(&t, tjob_simple("race", 1));
-		int pipefd[2];
-		cr_assert_eq(pipe(pipefd), 0);
-		pid_t pids[RACERS];
-		for (int i = 0; i < RACERS; i++) {
-			pids[i] = fork();
-			cr_assert_geq(pids[i], 0);
-			if (pids[i] == 0) {
-				close(pipefd[1]);
-				racer(t.path, id, pipefd[0], i);
-			}
-		}
-		close(pipefd[0]);
-		/* Release all racers at once. */
+		char buf[RACERS];
+		for (int i = 0; i < RACERS; i++)
+			cr_assert_eq(write(cmd[i][1], &id, sizeof(id)),
+				     (ssize_t)sizeof(id));
+		read_exactly(report[0], buf, RACERS);   /* all ready */
 		char go[RACERS] = { 0 };
-		cr_assert_eq(write(pipefd[1], go, RACERS), RACERS);
-		close(pipefd[1]);
+		cr_assert_eq(write(start[1], go, RACERS), RACERS);
+		read_exactly(report[0], buf, RACERS);
 		int winners = 0, losers = 0;
 		for (int i = 0; i < RACERS; i++) {
-			int status;
-			cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-			cr_assert(WIFEXITED(status));
-			if (WEXITSTATUS(status) == 10)
-				winners++;
-			else if (WEXITSTATUS(status) == 20)
-				losers++;
+			winners += buf[i] == 'W';
+			losers += buf[i] == 'L';
 		}
 		cr_assert_eq(winners, 1, "round %d: %d winners", round,
 			     winners);
 		cr_assert_eq(losers, RACERS - 1, "round %d: %d losers", round,
 			     losers);
-		winners_total += (unsigned)winners;
 		/* The spool agrees: one running task, none ready. */
 		struct q_error err = Q_ERROR_INIT;
 		struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
@@ -79,7 +105,14 @@ Test(claim, eight_processes_one_task_exactly_one_winner, .timeout = 240)
 		cr_assert_eq(c.ready, 0);
 		q_jobcache_drop(t.cache, id);
 	}
-	cr_assert_eq(winners_total, ROUNDS);
+	uint64_t stop = 0;
+	for (int i = 0; i < RACERS; i++) {
+		cr_assert_eq(write(cmd[i][1], &stop, sizeof(stop)),
+			     (ssize_t)sizeof(stop));
+		int status;
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	tspool_fini(&t);
 }
 

@@ -152,6 +152,22 @@ Q_EXPORT int q_item_inputs(struct q_jobh *h, uint64_t item,
 			   struct q_input_ref **inputs_out, size_t *n_out,
 			   struct q_error *err);
 
+/*
+ * The repair sweep for one job: finish every transition a crashed process
+ * left half-done (a finished chunk whose dependents were not released, an
+ * emptied wait directory not yet promoted, a claim or todo entry left
+ * behind a record). Idempotent and safe to run at any time, from several
+ * processes at once; it never makes a task run twice.
+ */
+struct q_repair_report {
+	uint64_t released;        /* wait units released */
+	uint64_t promoted;        /* empty wait directories promoted */
+	uint64_t claims_removed;  /* claims left behind a record */
+	uint64_t counted_off;     /* todo entries left behind a record */
+};
+Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
+		      struct q_repair_report *report, struct q_error *err);
+
 /* The output (stdout or kernel result) of one finished item, at most
  * `max` bytes, read into memory (malloc'ed, NUL-terminated). */
 Q_EXPORT int q_item_output(struct q_jobcache *cache, uint64_t job,
