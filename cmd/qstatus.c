@@ -23,6 +23,8 @@ static const char usage[] =
 	"  --json        one JSON document (schema in docs/json.md)\n"
 	"  --wait        wait until the jobs (default: all) finish; exit 0 if\n"
 	"                every task succeeded, 1 otherwise\n"
+	"  --repair      finish what crashed processes left half-done (safe at\n"
+	"                any time; idle workers do it too), then show status\n"
 	"\n"
 	"JOB is a job id or a job name (the latest job of that name).\n"
 	"\n"
@@ -31,10 +33,10 @@ static const char usage[] =
 	"  qstatus 12 --tasks      # the tasks of job 12\n"
 	"  qstatus --wait $job && echo all good\n";
 
-enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT };
+enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR };
 
 struct status_opts {
-	bool tasks, json, wait;
+	bool tasks, json, wait, repair;
 };
 
 static void fmt_time(int64_t ns, char *out, size_t size)
@@ -172,6 +174,28 @@ static int show_workers(struct q_spool *sp, const struct status_opts *o,
 	return 0;
 }
 
+/* Run the repair sweep on each job; report on stderr what it did. */
+static int repair_jobs(struct q_jobcache *cache, const uint64_t *ids,
+		       size_t n, struct q_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct q_jobh *h = q_jobcache_get(cache, ids[i], err);
+		struct q_repair_report r = { 0 };
+		if (!h || q_repair(h, cache, &r, err) < 0)
+			return -EIO;
+		if (r.released + r.promoted + r.claims_removed + r.counted_off)
+			fprintf(stderr, "qstatus: repaired job %llu: released "
+				"%llu wait entries, promoted %llu, removed "
+				"%llu finished claims, counted off %llu "
+				"chunks\n", (unsigned long long)ids[i],
+				(unsigned long long)r.released,
+				(unsigned long long)r.promoted,
+				(unsigned long long)r.claims_removed,
+				(unsigned long long)r.counted_off);
+	}
+	return 0;
+}
+
 /* Wait until every job in ids is finished (adaptive polling). */
 static int wait_jobs(struct q_jobcache *cache, const uint64_t *ids, size_t n,
 		     struct q_error *err)
@@ -200,6 +224,7 @@ int main(int argc, char **argv)
 		{ "tasks", no_argument, NULL, OPT_TASKS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "repair", no_argument, NULL, OPT_REPAIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -216,6 +241,7 @@ int main(int argc, char **argv)
 		case OPT_TASKS: o.tasks = true; break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_WAIT: o.wait = true; break;
+		case OPT_REPAIR: o.repair = true; break;
 		default: return q_cli_default(&cli, c);
 		}
 	}
@@ -226,7 +252,8 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	int status = 0;
 
-	if (q_spool_open(&sp, q_spool_default_path(spool_opt), 0, &err) < 0)
+	if (q_spool_open(&sp, q_spool_default_path(spool_opt),
+			 o.repair ? Q_SPOOL_WRITE : 0, &err) < 0)
 		goto fail;
 	cache = q_jobcache_new(sp);
 	if (optind < argc) {
@@ -239,6 +266,8 @@ int main(int argc, char **argv)
 	} else if (q_job_list(sp, &ids, &n, &err) < 0) {
 		goto fail;
 	}
+	if (o.repair && repair_jobs(cache, ids, n, &err) < 0)
+		goto fail;
 	if (o.wait && wait_jobs(cache, ids, n, &err) < 0)
 		goto fail;
 

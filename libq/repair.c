@@ -6,9 +6,9 @@
  * spool alone (DESIGN invariant 3). For one job the sweep:
  *
  *   1. releases every wait unit whose chunk has a record (or whose
- *      barrier has passed), and promotes every empty wait directory: a
- *      finisher that died before releasing, or a releaser that died
- *      before renaming, loses no wakeup;
+ *      barrier has passed), removes empty buckets, and promotes every
+ *      empty wait directory: a finisher that died before releasing, or a
+ *      releaser that died before its rmdir or rename, loses no wakeup;
  *   2. releases the dependents of every passed barrier;
  *   3. removes claims of chunks that have a record (the committer died
  *      after publishing it), and counts such chunks off todo/;
@@ -120,17 +120,20 @@ static int sweep_waiters(struct q_jobh *h, struct q_jobcache *cache,
 				rep->released++;
 			}
 			names_release(&units);
+			/* A releaser that died between unlinking the last
+			 * unit and removing its bucket left it empty. */
+			int wfd = q__open_dir_beneath(waitfd, w);
+			if (wfd >= 0) {
+				(void)q__rmdir(wfd, buckets.v[b]);
+				close(wfd);
+			}
 		}
 		names_release(&buckets);
-		/* Empty already (a releaser died before the rename)? */
-		if (ret == 0) {
-			struct q_error e = Q_ERROR_INIT;
-			(void)e;
-			int empty = q__dir_is_empty(waitfd, w);
-			if (empty == 1) {
-				ret = q__try_promote(h, cache, w);
-				rep->promoted++;
-			}
+		/* Empty now, or already (a releaser died before the
+		 * rename)? */
+		if (ret == 0 && q__dir_is_empty(waitfd, w) == 1) {
+			ret = q__try_promote(h, cache, w);
+			rep->promoted++;
 		}
 	}
 	names_release(&waiters);

@@ -28,8 +28,8 @@ for cfg in werror asan; do
 		meson setup $dir "${opts[@]}" >/dev/null || { status=1; continue; }
 	fi
 	echo "== build: $cfg" >&2
-	if ! ninja -C $dir >$dir.log 2>&1; then
-		tail -40 $dir.log >&2
+	if ! ninja -C $dir >$dir/ninja.log 2>&1; then
+		tail -40 $dir/ninja.log >&2
 		echo "build $cfg failed" >&2
 		status=1
 		continue

@@ -35,6 +35,8 @@
 #define POLL_MIN_MS 1
 #define POLL_MAX_MS 200
 #define MAX_CONSECUTIVE_ERRORS 20
+/* An idle worker runs the repair sweep this often. */
+#define REPAIR_EVERY_NS (30LL * 1000000000)
 /* A kernel that ignores its cancel flag this long after the stop is
  * abandoned: its chunk is handed back and the worker exits anyway. */
 #define ABANDON_AFTER_NS (10LL * 1000000000)
@@ -60,6 +62,7 @@ struct worker {
 	int64_t next_heartbeat;
 	int errors;
 	bool all_finished;
+	int64_t next_repair;
 };
 
 static int64_t mono_ns(void)
@@ -238,6 +241,27 @@ static void propagate_cancels(struct worker *w)
 	}
 }
 
+/*
+ * Finish what crashed processes left half-done in the unfinished jobs
+ * (repair.c). Idle workers do it now and then, so a lost wakeup is found
+ * without anyone running qstatus --repair.
+ */
+static void repair_sweep(struct worker *w)
+{
+	int64_t now = mono_ns();
+	if (now < w->next_repair)
+		return;
+	w->next_repair = now + REPAIR_EVERY_NS;
+	for (size_t i = 0; i < w->nactive; i++) {
+		struct q_error err = Q_ERROR_INIT;
+		struct q_jobh *h = q_jobcache_get(w->cache, w->active[i], &err);
+		if (!h || q_jobh_finished(h))
+			continue;
+		if (q_repair(h, w->cache, NULL, &err) < 0)
+			report(w, &err);
+	}
+}
+
 static void stop_all(struct worker *w)
 {
 	for (size_t i = 0; i < w->nruns; i++) {
@@ -329,6 +353,7 @@ static int setup(struct worker *w)
 		return -1;
 	}
 	w->next_heartbeat = mono_ns();
+	w->next_repair = mono_ns() + REPAIR_EVERY_NS / 10;
 	if (w->opt->verbose)
 		fprintf(stderr, "%s: worker %s with %u cores (%s)\n",
 			w->opt->prog, w->id, w->cpus.n, w->cpus.source);
@@ -426,6 +451,7 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 			} else if (w.nruns == 0) {
 				if (limit)
 					break;
+				repair_sweep(&w);
 				int64_t now = mono_ns();
 				if (!idle_since)
 					idle_since = now;
