@@ -38,14 +38,9 @@ struct range {
 static int read_cancel_set(struct q_jobh *h, bool *all, struct range **out,
 			   size_t *n_out)
 {
-	int fd = q__open_dir_beneath(h->dirfd, "cancel");
-	if (fd < 0)
+	DIR *d = q__opendir_at(h->dirfd, "cancel");
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	struct range *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -244,13 +239,11 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 	 * promoted. */
 	int waitfd = q__jobh_dir_fd(h, Q_DIR_WAIT);
 	if (waitfd >= 0) {
-		int dfd = dup(waitfd);
-		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		DIR *d = q__opendir_at(waitfd, NULL);
 		struct dirent *de;
 		uint64_t *waiting = NULL;
 		size_t nw = 0, cap = 0;
 		if (d) {
-			rewinddir(d);
 			while ((de = readdir(d)) != NULL) {
 				uint64_t c;
 				if (de->d_name[0] == 'c' &&
@@ -262,8 +255,6 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 				}
 			}
 			closedir(d);
-		} else if (dfd >= 0) {
-			close(dfd);
 		}
 		for (size_t i = 0; i < nw && ret == 0; i++) {
 			uint64_t first, n;
@@ -297,14 +288,9 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 		for (;;) {
 			struct q_claim claim;
 			/* Claim the lowest covered entry of this shard. */
-			int dfd = dup(readyfd);
-			DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-			if (!d) {
-				if (dfd >= 0)
-					close(dfd);
+			DIR *d = q__opendir_at(readyfd, NULL);
+			if (!d)
 				break;
-			}
-			rewinddir(d);
 			struct dirent *de;
 			bool found = false;
 			while ((de = readdir(d)) != NULL) {
@@ -345,14 +331,9 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 	/* Running chunks: their workers stop them; count what they hold. */
 	for (unsigned s = 0; s < job->nshards && ret == 0; s++) {
 		int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
-		int dfd = claimfd >= 0 ? dup(claimfd) : -1;
-		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-		if (!d) {
-			if (dfd >= 0)
-				close(dfd);
+		DIR *d = claimfd >= 0 ? q__opendir_at(claimfd, NULL) : NULL;
+		if (!d)
 			continue;
-		}
-		rewinddir(d);
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
 			uint64_t c, first, n;

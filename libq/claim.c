@@ -46,15 +46,9 @@ static int cmp_ready(const void *a, const void *b)
 static int list_shard(int fd, struct ready_entry **out, size_t *n_out,
 		      size_t max)
 {
-	int dfd = dup(fd);
-	if (dfd < 0)
+	DIR *d = q__opendir_at(fd, NULL);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	rewinddir(d);
 	struct ready_entry *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;

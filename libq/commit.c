@@ -84,15 +84,9 @@ int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
 	int wfd = q__jobh_dir_fd(h, Q_DIR_WATCH);
 	if (wfd < 0)
 		return wfd == -ENOENT ? 0 : wfd;
-	int dfd = dup(wfd);
-	if (dfd < 0)
+	DIR *d = q__opendir_at(wfd, NULL);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	rewinddir(d);
 	uint64_t *ids = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;

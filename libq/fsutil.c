@@ -155,6 +155,24 @@ int q__open_file_beneath(int dirfd, const char *rel)
 	return fd;
 }
 
+DIR *q__opendir_at(int dirfd, const char *rel)
+{
+	int fd = rel ? q__open_dir_beneath(dirfd, rel)
+		     : fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	/* A duplicate shares its file offset with the original. */
+	rewinddir(d);
+	return d;
+}
+
 int q__fsync_dir(int dirfd)
 {
 	return q__fsync(dirfd);
@@ -307,15 +325,9 @@ int q__rmdir(int dirfd, const char *name)
 
 int q__dir_is_empty(int dirfd, const char *rel)
 {
-	int fd = q__open_dir_beneath(dirfd, rel);
-	if (fd < 0)
+	DIR *d = q__opendir_at(dirfd, rel);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int saved = errno;
-		close(fd);
-		return -saved;
-	}
 	int empty = 1;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {

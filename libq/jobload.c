@@ -136,17 +136,10 @@ static int cmp_u64(const void *a, const void *b)
 int q_job_list(struct q_spool *sp, uint64_t **ids_out, size_t *n_out,
 	       struct q_error *err)
 {
-	int fd = dup(sp->jobsfd);
-	if (fd < 0)
+	DIR *d = q__opendir_at(sp->jobsfd, NULL);
+	if (!d)
 		return q_error_set(err, Q_ERR_SYSTEM, errno,
 				   "cannot read '%s/jobs'", sp->path);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return q_error_set(err, Q_ERR_SYSTEM, errno,
-				   "cannot read '%s/jobs'", sp->path);
-	}
-	rewinddir(d);
 	uint64_t *ids = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;

@@ -45,15 +45,9 @@ static void names_release(struct names *ns)
 /* The entries of dirfd/rel (not dot-names); -errno. */
 static int list_names(int dirfd, const char *rel, struct names *out)
 {
-	int fd = rel ? q__open_dir_beneath(dirfd, rel) : dup(dirfd);
-	if (fd < 0)
+	DIR *d = q__opendir_at(dirfd, rel);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !q__safe_component(de->d_name))

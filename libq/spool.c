@@ -266,14 +266,9 @@ static int check_permissions(int dirfd, const char *path, bool *group_out,
 
 static int dir_is_empty_fd(int dirfd)
 {
-	int fd = dup(dirfd);
-	if (fd < 0)
+	DIR *d = q__opendir_at(dirfd, NULL);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	int empty = 1;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)

@@ -6,6 +6,7 @@
 #ifndef LIBQ_SPOOL_INTERNAL_H
 #define LIBQ_SPOOL_INTERNAL_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,14 @@ struct q_spool {
 int q__open_dir_beneath(int dirfd, const char *rel);
 /* Same for a regular file opened read-only. */
 int q__open_file_beneath(int dirfd, const char *rel);
+
+/*
+ * Open a directory for reading its entries: `rel` below dirfd (no
+ * symlinks), or dirfd itself when rel is NULL (a duplicate, rewound, so
+ * the caller's handle stays untouched). NULL with errno set on failure;
+ * the caller closes it with closedir.
+ */
+DIR *q__opendir_at(int dirfd, const char *rel);
 
 /* fsync a directory by fd; 0 or -1/errno. */
 int q__fsync_dir(int dirfd);

@@ -25,15 +25,9 @@ struct chunk_view {
 static int scan_dir(int dirfd, void (*fn)(void *, const char *, int), void *ctx,
 		    int arg)
 {
-	int dfd = dup(dirfd);
-	if (dfd < 0)
+	DIR *d = q__opendir_at(dirfd, NULL);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	rewinddir(d);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.')

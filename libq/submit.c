@@ -387,25 +387,18 @@ static int publish(struct q_spool *sp, const char *stage, const char *token,
 /* Remove a staging directory we built (best effort, bounded depth 3). */
 static void remove_tree_at(int parent, const char *name, int depth)
 {
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
-	if (fd >= 0) {
-		DIR *d = fdopendir(fd);
-		if (d) {
-			struct dirent *de;
-			while ((de = readdir(d)) != NULL) {
-				if (!strcmp(de->d_name, ".") ||
-				    !strcmp(de->d_name, ".."))
-					continue;
-				if (unlinkat(dirfd(d), de->d_name, 0) != 0 &&
-				    depth > 0)
-					remove_tree_at(dirfd(d), de->d_name,
-						       depth - 1);
-			}
-			closedir(d);
-		} else {
-			close(fd);
+	DIR *d = q__opendir_at(parent, name);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) != 0 && depth > 0)
+				remove_tree_at(dirfd(d), de->d_name,
+					       depth - 1);
 		}
+		closedir(d);
 	}
 	unlinkat(parent, name, AT_REMOVEDIR);
 }

@@ -131,15 +131,10 @@ static void parse_worker(struct q_worker_info *w, char *text, size_t len)
 int q_workers_list(struct q_spool *sp, struct q_worker_info **out,
 		   size_t *n_out, struct q_error *err)
 {
-	int dfd = dup(sp->workersfd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	DIR *d = q__opendir_at(sp->workersfd, NULL);
+	if (!d)
 		return q_error_set(err, Q_ERR_SYSTEM, errno,
 				   "cannot read '%s/workers'", sp->path);
-	}
-	rewinddir(d);
 	int64_t now = q__server_now(sp);
 	struct q_worker_info *v = NULL;
 	size_t n = 0, cap = 0;
