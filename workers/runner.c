@@ -9,6 +9,10 @@
  * 2. Items of a chunk run one after another. Before each, the runner
  *    checks the job's cancel set and whether a dependency failed; either
  *    turns the item into "cancelled" with the reason, without running it.
+ * 3. A stop request (worker shutting down) hands the whole chunk back
+ *    unless it is already committing: items finished so far are run again
+ *    by whoever claims it next, which is what "at least once" allows.
+ *
  * NEEDSWORK: each item creates two temporary files (stdout, stderr) and
  * its commit a third (the record). On the CI VM's ext4 a create right
  * after the previous commit's fsync and link costs 0.5-1.9 ms instead of
@@ -17,9 +21,6 @@
  * with 2 workers). Capturing small outputs in memory (pipes for commands,
  * a memory stream for kernels) and committing several chunks per record
  * would leave one create per batch: the performance issue's work.
- * 3. A stop request (worker shutting down) hands the whole chunk back
- *    unless it is already committing: items finished so far are run again
- *    by whoever claims it next, which is what "at least once" allows.
  */
 #include <errno.h>
 #include <omp.h>
