@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <spoolq/error.h>
 #include <spoolq/export.h>
 
 #define Q_KERNEL_ABI 1
@@ -53,6 +54,19 @@ Q_EXPORT const struct q_kernel *q_kernel_find(const char *name);
 /* The registered kernels, in registration order. */
 Q_EXPORT size_t q_kernel_count(void);
 Q_EXPORT const struct q_kernel *q_kernel_at(size_t i);
+
+/*
+ * Load a plugin: a shared object made with Q_PLUGIN (docs/kernels.md),
+ * and register its kernels. A file that is not a shared object, a plugin
+ * of another ABI version or a kernel name already taken is a Q_ERR_INPUT
+ * error naming the path. Loading the same path twice is a no-op.
+ */
+Q_EXPORT int q_plugin_load(const char *path, struct q_error *err);
+
+/* Where a registered kernel came from: NULL for a built-in, else the
+ * plugin's path as given to q_plugin_load (for messages and for the
+ * identity of pure tasks). */
+Q_EXPORT const char *q_kernel_origin(const struct q_kernel *kernel);
 
 /* ---- the context, for kernels ---- */
 
