@@ -57,6 +57,39 @@ static void chunk_span(const struct q_job *dep, uint64_t first,
 	*c1 = q_job_chunk_of(dep, first + count - 1);
 }
 
+/*
+ * The units chunk D of group g waits for under dependency a (not through
+ * a barrier). Each item's range is [first + k*stride, + width); ranges
+ * never move backwards as k grows (stride >= 0), so the chunks come out
+ * in order and each is reported once.
+ */
+static int chunk_units(const struct q_job *job, const struct q_group *g,
+		       const struct q_after *a, const struct q_job *dep,
+		       uint64_t D, q__wait_fn fn, void *ctx)
+{
+	uint64_t df, dn, next = 0;
+	int ret;
+
+	if (a->mode == Q_AFTER_ALL) {
+		df = g->first;
+		dn = 1;
+	} else {
+		q_job_chunk_items(job, D, &df, &dn);
+	}
+	for (uint64_t k = df - g->first; k < df - g->first + dn; k++) {
+		uint64_t first, count, c0, c1;
+		q_after_items(a, k, &first, &count);
+		chunk_span(dep, first, count, &c0, &c1);
+		for (uint64_t c = c0 > next ? c0 : next; c <= c1; c++)
+			if ((ret = fn(ctx, Q_WAITER_CHUNK, D, a->job, c,
+				      false)) < 0)
+				return ret;
+		if (c1 + 1 > next)
+			next = c1 + 1;
+	}
+	return 0;
+}
+
 int q__for_each_wait(const struct q_job *job, q__dep_job_fn dep_of,
 		     void *dep_ctx, q__wait_fn fn, void *ctx)
 {
@@ -94,19 +127,9 @@ int q__for_each_wait(const struct q_job *job, q__dep_job_fn dep_of,
 						return ret;
 					continue;
 				}
-				uint64_t first = a->first, count = a->count;
-				if (a->mode == Q_AFTER_EACH) {
-					uint64_t df, dn;
-					q_job_chunk_items(job, D, &df, &dn);
-					first = a->first + (df - g->first);
-					count = dn;
-				}
-				uint64_t c0, c1;
-				chunk_span(dep, first, count, &c0, &c1);
-				for (uint64_t c = c0; c <= c1; c++)
-					if ((ret = fn(ctx, Q_WAITER_CHUNK, D,
-						      a->job, c, false)) < 0)
-						return ret;
+				if ((ret = chunk_units(job, g, a, dep, D, fn,
+						       ctx)) < 0)
+					return ret;
 			}
 		}
 	}
@@ -127,6 +150,45 @@ static int release_one(struct q_jobh *h, struct q_jobcache *cache,
 		 (unsigned long long)waiter);
 	q__unit_name(unit, sizeof(unit), h->job->id, dep_job, chunk);
 	return q__release(h, cache, w, unit);
+}
+
+/*
+ * The items k0..k1 of group g (counted from its first item) whose ranges
+ * under dependency a meet the dependency's items [cf, cf+cn); false when
+ * none do. Item k's range is [first + k*stride, + width) (stride 0 for
+ * ALL, 1 and width 1 for EACH).
+ */
+static bool items_waiting_for(const struct q_after *a, const struct q_group *g,
+			      uint64_t cf, uint64_t cn, uint64_t *k0,
+			      uint64_t *k1)
+{
+	uint64_t stride = a->mode == Q_AFTER_ALL ? 0
+			  : a->mode == Q_AFTER_EACH ? 1 : a->stride;
+	uint64_t width = a->mode == Q_AFTER_ALL ? a->count
+			 : a->mode == Q_AFTER_EACH ? 1 : a->width;
+	uint64_t end = cf + cn;
+
+	if (stride == 0) {
+		if (a->first >= end || a->first + width <= cf)
+			return false;
+		*k0 = 0;
+		*k1 = g->count - 1;
+		return true;
+	}
+	/* first + k*stride < end  and  first + k*stride + width > cf */
+	if (a->first >= end)
+		return false;
+	uint64_t hi = (end - a->first - 1) / stride;
+	uint64_t lo = 0;
+	if (cf + 1 > a->first + width)
+		lo = (cf + 1 - a->first - width + stride - 1) / stride;
+	if (hi > g->count - 1)
+		hi = g->count - 1;
+	if (lo > hi)
+		return false;
+	*k0 = lo;
+	*k1 = hi;
+	return true;
 }
 
 int q__release_dependents_in(struct q_jobh *h, struct q_jobcache *cache,
@@ -162,21 +224,11 @@ int q__release_dependents_in(struct q_jobh *h, struct q_jobcache *cache,
 			const struct q_after *a = &g->after[k];
 			if (a->barrier >= 0 || real_job(h, a->job) != dep_job)
 				continue;
-			uint64_t lo = cf > a->first ? cf : a->first;
-			uint64_t hi = cf + cn < a->first + a->count
-					      ? cf + cn
-					      : a->first + a->count;
-			if (lo >= hi)
+			uint64_t k0, k1;
+			if (!items_waiting_for(a, g, cf, cn, &k0, &k1))
 				continue;
-			uint64_t d0, d1;
-			if (a->mode == Q_AFTER_ALL) {
-				d0 = g->first_chunk;
-				d1 = g->first_chunk + g->nchunks - 1;
-			} else {
-				d0 = q_job_chunk_of(job, g->first + (lo - a->first));
-				d1 = q_job_chunk_of(job,
-						    g->first + (hi - 1 - a->first));
-			}
+			uint64_t d0 = q_job_chunk_of(job, g->first + k0);
+			uint64_t d1 = q_job_chunk_of(job, g->first + k1);
 			for (uint64_t d = d0; d <= d1; d++)
 				if ((ret = release_one(h, cache, 'c', d,
 						       dep_job, chunk)) < 0)

@@ -79,11 +79,8 @@ int q_dep_check(struct q_jobh *h, struct q_jobcache *cache, uint64_t item,
 		struct q_jobh *dh = dep_handle(h, cache, a->job, err);
 		if (!dh)
 			return -EIO;
-		uint64_t first = a->first, count = a->count;
-		if (a->mode == Q_AFTER_EACH) {
-			first = a->first + (item - g->first);
-			count = 1;
-		}
+		uint64_t first, count;
+		q_after_items(a, item - g->first, &first, &count);
 		int ret = range_failed(dh, first, count, dh != h, reason, size,
 				       err);
 		if (ret != 0)
@@ -108,11 +105,8 @@ int q_item_inputs(struct q_jobh *h, uint64_t item,
 	for (size_t k = 0; k < g->nafter; k++) {
 		const struct q_after *a = &g->after[k];
 		uint64_t job = a->job ? a->job : h->job->id;
-		uint64_t first = a->first, count = a->count;
-		if (a->mode == Q_AFTER_EACH) {
-			first = a->first + (item - g->first);
-			count = 1;
-		}
+		uint64_t first, count;
+		q_after_items(a, item - g->first, &first, &count);
 		q__grow(&v, &cap, n + count, sizeof(*v));
 		for (uint64_t i = 0; i < count; i++)
 			v[n++] = (struct q_input_ref){ job, first + i };

@@ -178,6 +178,25 @@ int q__job_layout(struct q_job *job, struct q_error *err)
 	return 0;
 }
 
+void q_after_items(const struct q_after *a, uint64_t k, uint64_t *first_out,
+		   uint64_t *count_out)
+{
+	switch (a->mode) {
+	case Q_AFTER_EACH:
+		*first_out = a->first + k;
+		*count_out = 1;
+		return;
+	case Q_AFTER_MAP:
+		*first_out = a->first + k * a->stride;
+		*count_out = a->width;
+		return;
+	case Q_AFTER_ALL:
+		break;
+	}
+	*first_out = a->first;
+	*count_out = a->count;
+}
+
 int q_job_finalize(struct q_job *job, struct q_error *err)
 {
 	int ret;
@@ -239,6 +258,17 @@ int q_job_finalize(struct q_job *job, struct q_error *err)
 						   "task '%s' depends on itself "
 						   "through '%s'", g->name,
 						   a->label);
+			if (a->mode == Q_AFTER_MAP &&
+			    (a->width == 0 ||
+			     a->count != (g->count - 1) * a->stride + a->width))
+				return q_error_set(
+					err, Q_ERR_INPUT, 0,
+					"task '%s': dependency '%s' does not "
+					"cover %llu items of width %llu and "
+					"stride %llu", g->name, a->label,
+					(unsigned long long)g->count,
+					(unsigned long long)a->width,
+					(unsigned long long)a->stride);
 			if (a->mode == Q_AFTER_EACH && a->count != g->count)
 				return q_error_set(
 					err, Q_ERR_INPUT, 0,

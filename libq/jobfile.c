@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "job_internal.h"
+#include "names_internal.h"
 #include "text.h"
 
 static const char *kind_name(enum q_task_kind k)
@@ -72,12 +73,18 @@ void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 			add_str_line(b, "cwd", g->cwd);
 		for (size_t k = 0; k < g->nafter; k++) {
 			const struct q_after *a = &g->after[k];
-			q__buf_printf(b, "after %llu %llu %llu %s %lld ",
+			q__buf_printf(b, "after %llu %llu %llu ",
 				      (unsigned long long)a->job,
 				      (unsigned long long)a->first,
-				      (unsigned long long)a->count,
-				      a->mode == Q_AFTER_EACH ? "each" : "all",
-				      (long long)a->barrier);
+				      (unsigned long long)a->count);
+			if (a->mode == Q_AFTER_MAP)
+				q__buf_printf(b, "map:%llu:%llu",
+					      (unsigned long long)a->stride,
+					      (unsigned long long)a->width);
+			else
+				q__buf_addstr(b, a->mode == Q_AFTER_EACH
+							 ? "each" : "all");
+			q__buf_printf(b, " %lld ", (long long)a->barrier);
 			q__esc_append(b, a->label);
 			q__buf_addch(b, '\n');
 		}
@@ -197,6 +204,27 @@ static int parse_kind(const char *s, enum q_task_kind *k)
 	return 0;
 }
 
+/* "all", "each" or "map:<stride>:<width>". */
+static int parse_after_mode(const char *tok, struct q_after *a)
+{
+	const char *p;
+	if (strcmp(tok, "all") == 0) {
+		a->mode = Q_AFTER_ALL;
+		return 0;
+	}
+	if (strcmp(tok, "each") == 0) {
+		a->mode = Q_AFTER_EACH;
+		return 0;
+	}
+	if (strncmp(tok, "map:", 4) == 0 &&
+	    q__parse_u64(tok + 4, &p, &a->stride) && *p == ':' &&
+	    q__parse_u64(p + 1, NULL, &a->width) && a->width > 0) {
+		a->mode = Q_AFTER_MAP;
+		return 0;
+	}
+	return -1;
+}
+
 int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 		      const char *where, struct q_error *err)
 {
@@ -265,10 +293,9 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 			    !q__tok_u64(tok[2], &a.first) ||
 			    !q__tok_u64(tok[3], &a.count) ||
 			    !q__tok_i64(tok[5], &barrier) || barrier < -1 ||
-			    (strcmp(tok[4], "all") && strcmp(tok[4], "each")))
+			    parse_after_mode(tok[4], &a) < 0)
 				return bad(err, where, it.lineno,
 					   "malformed after");
-			a.mode = tok[4][0] == 'e' ? Q_AFTER_EACH : Q_AFTER_ALL;
 			if (!(a.label = q__unesc(tok[6])))
 				return bad(err, where, it.lineno,
 					   "bad escape");

@@ -174,6 +174,85 @@ Test(deps, element_wise_releases_only_the_matching_item)
 	tspool_fini(&t);
 }
 
+/* Item k of `b` waits for items k*stride .. k*stride+width-1 of `a`;
+ * finish a's items in the given order and check which of b become ready
+ * after each. */
+static void map_case(uint64_t na, uint64_t nb, uint64_t stride, uint64_t width)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_job *job = q_job_new("map");
+	struct q_group *a = q_job_add_group(job, "a", Q_TASK_COMMAND);
+	q_group_add_argv(a, "true");
+	a->count = na;
+	a->array = true;
+	a->chunk_size = 1;
+	struct q_group *b = q_job_add_group(job, "b", Q_TASK_COMMAND);
+	q_group_add_argv(b, "true");
+	b->count = nb;
+	b->array = true;
+	b->chunk_size = 1;
+	struct q_after dep = { .job = 0, .first = 0,
+			       .count = (nb - 1) * stride + width,
+			       .mode = Q_AFTER_MAP, .stride = stride,
+			       .width = width, .label = "a[map]" };
+	q_group_add_after(b, &dep);
+	uint64_t id = tsubmit(&t, job);
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	struct q_claim claims[64];
+	for (uint64_t i = 0; i < na; i++)
+		tclaim(&t, id, &claims[i]);
+	/* Finish a in order; after a[i], exactly the b[k] whose windows end
+	 * at or before i are ready or were. */
+	uint64_t ready_b = 0;
+	for (uint64_t i = 0; i < na; i++) {
+		tfinish(&t, h, &claims[i], Q_STATE_DONE);
+		uint64_t expect = 0;
+		for (uint64_t k = 0; k < nb; k++)
+			if (k * stride + width - 1 <= i)
+				expect++;
+		while (ready_count(&t, id) > 0) {
+			struct q_claim c;
+			tclaim(&t, id, &c);
+			cr_assert_geq(c.chunk, na);
+			uint64_t k = c.chunk - na;
+			cr_assert_leq(k * stride + width - 1, i,
+				      "b[%llu] ready after a[%llu]",
+				      (unsigned long long)k,
+				      (unsigned long long)i);
+			ready_b++;
+		}
+		cr_assert_eq(ready_b, expect, "after a[%llu]: %llu ready, "
+			     "expected %llu", (unsigned long long)i,
+			     (unsigned long long)ready_b,
+			     (unsigned long long)expect);
+	}
+	/* Inputs follow the window. */
+	struct q_input_ref *in;
+	size_t n;
+	cr_assert_eq(q_item_inputs(h, na + 1, &in, &n, &err), 0);
+	cr_assert_eq(n, width);
+	cr_assert_eq(in[0].item, stride);
+	free(in);
+	tspool_fini(&t);
+}
+
+Test(deps, tree_reduction_windows)
+{
+	map_case(20, 4, 5, 5);     /* disjoint windows of 5 */
+}
+
+Test(deps, overlapping_windows)
+{
+	map_case(21, 10, 2, 3);    /* 0-2, 2-4, 4-6, ... */
+}
+
+Test(deps, windows_with_gaps)
+{
+	map_case(30, 6, 5, 2);     /* 0-1, 5-6, 10-11, ... */
+}
+
 Test(deps, later_job_waits_for_an_earlier_one)
 {
 	struct tspool t;

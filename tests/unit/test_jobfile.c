@@ -49,11 +49,19 @@ static struct q_job *rich_job(void)
 	g->index_base = -5;
 	g->threads = 4;
 	g->chunk_size = 7;
-	a = (struct q_after){ 0, 0, 1, Q_AFTER_ALL, "prep", 0 };
+	a = (struct q_after){ .job = 0, .first = 0, .count = 1,
+			      .mode = Q_AFTER_ALL, .label = "prep" };
 	q_group_add_after(g, &a);
-	a = (struct q_after){ 3, 10, 100, Q_AFTER_EACH, "3:run[10-109]", 0 };
+	a = (struct q_after){ .job = 3, .first = 10, .count = 100,
+			      .mode = Q_AFTER_EACH, .label = "3:run[10-109]" };
 	q_group_add_after(g, &a);
-	a = (struct q_after){ 9, 0, 50, Q_AFTER_ALL, "old job\nwith %", 0 };
+	a = (struct q_after){ .job = 9, .first = 0, .count = 50,
+			      .mode = Q_AFTER_ALL, .label = "old job\nwith %" };
+	q_group_add_after(g, &a);
+	/* Item k waits for items 10k..10k+11 of job 4. */
+	a = (struct q_after){ .job = 4, .first = 0, .count = 1002,
+			      .mode = Q_AFTER_MAP, .stride = 10, .width = 12,
+			      .label = "4:blocks[{i}*10..{i}*10+11]" };
 	q_group_add_after(g, &a);
 
 	g = q_job_add_group(job, "k1", Q_TASK_KERNEL);
@@ -63,7 +71,8 @@ static struct q_job *rich_job(void)
 	q_group_add_arg(g, "empty=");
 	g->count = 3;
 	g->array = true;
-	a = (struct q_after){ 0, 1, 100, Q_AFTER_ALL, "run", 0 };
+	a = (struct q_after){ .job = 0, .first = 1, .count = 100,
+			      .mode = Q_AFTER_ALL, .label = "run" };
 	q_group_add_after(g, &a);
 
 	g = q_job_add_group(job, "k2", Q_TASK_KERNEL);
@@ -75,7 +84,8 @@ static struct q_job *rich_job(void)
 	g->cwd = strdup("/work");
 	g = q_job_add_group(job, "l2", Q_TASK_LINES);
 	g->chunk_size = 1;
-	a = (struct q_after){ 0, 104, 2, Q_AFTER_EACH, "l1", 0 };
+	a = (struct q_after){ .job = 0, .first = 104, .count = 2,
+			      .mode = Q_AFTER_EACH, .label = "l1" };
 	q_group_add_after(g, &a);
 
 	q_job_set_lines(job, strdup(LINES), strlen(LINES));
@@ -262,6 +272,8 @@ Test(jobfile, spec_round_trip)
 			cr_assert_eq(b->after[k].first, a->after[k].first);
 			cr_assert_eq(b->after[k].count, a->after[k].count);
 			cr_assert_eq(b->after[k].mode, a->after[k].mode);
+			cr_assert_eq(b->after[k].stride, a->after[k].stride);
+			cr_assert_eq(b->after[k].width, a->after[k].width);
 			cr_assert_eq(b->after[k].barrier, a->after[k].barrier);
 			cr_assert_str_eq(b->after[k].label, a->after[k].label);
 		}
@@ -423,6 +435,9 @@ Test(jobfile, bad_details_in_the_spec)
 {
 	static const char *const bad_after[] = {
 		"after 0 0 1 some -1 x",       /* mode */
+		"after 0 0 1 map:1:0 -1 x",    /* map of width 0 */
+		"after 0 0 1 map:1 -1 x",      /* map without width */
+		"after 0 0 1 map:x:1 -1 x",
 		"after 0 0 1 all -2 x",        /* barrier below -1 */
 		"after 0 0 1 all x x",
 		"after x 0 1 all -1 x",

@@ -672,7 +672,9 @@ static uint64_t sum_job(struct kenv *e, const char *a, const char *b)
 	g->chunk_size = 1;
 	g = q_job_add_group(job, "total", Q_TASK_KERNEL);
 	g->kernel = strdup("sum");
-	struct q_after after = { 0, 0, 2, Q_AFTER_ALL, (char *)"nums", -1 };
+	struct q_after after = { .job = 0, .first = 0, .count = 2,
+				 .mode = Q_AFTER_ALL, .label = (char *)"nums",
+				 .barrier = -1 };
 	q_group_add_after(g, &after);
 	cr_assert_eq(q_submit(e->sp, job, &err), 0, "%s", err.message);
 	uint64_t id = job->id;

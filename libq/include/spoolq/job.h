@@ -43,6 +43,8 @@ enum q_task_kind {
 enum q_after_mode {
 	Q_AFTER_ALL,      /* every item of the group waits for the range */
 	Q_AFTER_EACH,     /* item k waits for item first+k of the range */
+	Q_AFTER_MAP,      /* item k waits for items first+k*stride, ...,
+			   * first+k*stride+width-1 */
 };
 
 struct q_after {
@@ -50,6 +52,8 @@ struct q_after {
 	uint64_t first;    /* first item of the range */
 	uint64_t count;    /* items in the range */
 	enum q_after_mode mode;
+	uint64_t stride;   /* Q_AFTER_MAP only */
+	uint64_t width;    /* Q_AFTER_MAP only, >= 1 */
 	char *label;       /* as the user wrote it, for messages */
 	int64_t barrier;   /* set by q_job_finalize: barrier index, or -1
 			    * when the group's chunks wait on the range's
@@ -170,6 +174,11 @@ Q_EXPORT void q_job_chunk_items(const struct q_job *job, uint64_t chunk,
 Q_EXPORT unsigned q_job_shard_of(const struct q_job *job, uint64_t chunk);
 /* The array index of an item ({i}, Q_INDEX). */
 Q_EXPORT int64_t q_job_index_of(const struct q_job *job, uint64_t item);
+/* The items item k of a group (k counted from the group's first item)
+ * waits for under dependency `a`: [*first_out, *first_out + *count_out). */
+Q_EXPORT void q_after_items(const struct q_after *a, uint64_t k,
+			    uint64_t *first_out, uint64_t *count_out);
+
 /* `s` with every "{i}" replaced by `index` (malloc'ed). */
 Q_EXPORT char *q_subst_index(const char *s, int64_t index);
 
