@@ -15,12 +15,15 @@
 
 static const char usage[] =
 	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json] [--wait]\n"
+	"       qstatus [--spool DIR] JOB --dot\n"
 	"\n"
 	"Show the tasks of each job by state, and the workers.\n"
 	"\n"
 	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
 	"  --tasks       list every task: state, attempts, host, exit, times\n"
 	"  --json        one JSON document (schema in docs/json.md)\n"
+	"  --dot         the task graph of one JOB as Graphviz DOT: a node per\n"
+	"                task (arrays folded), coloured by state\n"
 	"  --wait        wait until the jobs (default: all) finish; exit 0 if\n"
 	"                every task succeeded, 1 otherwise\n"
 	"  --repair      finish what crashed processes left half-done (safe at\n"
@@ -31,12 +34,13 @@ static const char usage[] =
 	"examples:\n"
 	"  qstatus                 # every job and worker\n"
 	"  qstatus 12 --tasks      # the tasks of job 12\n"
+	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
 	"  qstatus --wait $job && echo all good\n";
 
-enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR };
+enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR, OPT_DOT };
 
 struct status_opts {
-	bool tasks, json, wait, repair;
+	bool tasks, json, wait, repair, dot;
 };
 
 static void fmt_time(int64_t ns, char *out, size_t size)
@@ -225,6 +229,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "repair", no_argument, NULL, OPT_REPAIR },
+		{ "dot", no_argument, NULL, OPT_DOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -242,9 +247,16 @@ int main(int argc, char **argv)
 		case OPT_JSON: o.json = true; break;
 		case OPT_WAIT: o.wait = true; break;
 		case OPT_REPAIR: o.repair = true; break;
+		case OPT_DOT: o.dot = true; break;
 		default: return q_cli_default(&cli, c);
 		}
 	}
+	if (o.dot && argc - optind != 1)
+		return q_cli_usage_error(&cli, "--dot draws one job: give "
+					 "exactly one JOB (qstatus JOB --dot)");
+	if (o.dot && (o.json || o.tasks))
+		return q_cli_usage_error(&cli, "--dot does not go with %s",
+					 o.json ? "--json" : "--tasks");
 	struct q_error err = Q_ERROR_INIT;
 	struct q_spool *sp = NULL;
 	struct q_jobcache *cache = NULL;
@@ -270,6 +282,12 @@ int main(int argc, char **argv)
 		goto fail;
 	if (o.wait && wait_jobs(cache, ids, n, &err) < 0)
 		goto fail;
+	if (o.dot) {
+		struct q_jobh *h = q_jobcache_get(cache, ids[0], &err);
+		if (!h || q_job_write_dot(h, cache, stdout, &err) < 0)
+			goto fail;
+		goto out;
+	}
 
 	if (o.json)
 		printf("{\n  \"schema\": \"spoolq.status/1\",\n  \"spool\": "),

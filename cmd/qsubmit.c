@@ -34,12 +34,15 @@ static const char usage[] =
 	"  --threads N        cores per task (OMP_NUM_THREADS for commands)\n"
 	"  --after DEP,...    wait for other jobs or tasks: JOB, JOB:TASK,\n"
 	"                     JOB:TASK[I] or JOB:TASK[A-B] (JOB: id or name)\n"
-	"  --kernel NAME      run a built-in kernel instead of a command\n"
+	"  --kernel NAME      run a kernel (built-in or --plugin) instead of a\n"
+	"                     command\n"
 	"  --arg KEY=VALUE    a kernel argument (repeatable)\n"
 	"  --env KEY=VALUE    set a variable in the task's environment\n"
 	"  --cwd DIR          working directory of command tasks\n"
 	"  --chunk N          tasks claimed together (default: spoolq decides)\n"
-	"  --list-kernels     list the built-in kernels and exit\n"
+	"  --plugin PATH      load user kernels from the plugin PATH (a .so made\n"
+	"                     with Q_PLUGIN; repeatable; docs/kernels.md)\n"
+	"  --list-kernels     list the kernels (built-in and --plugin) and exit\n"
 	"\n"
 	"examples:\n"
 	"  qsubmit -- ./simulate --seed 1\n"
@@ -51,7 +54,7 @@ static const char usage[] =
 enum {
 	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
-	OPT_TASKS, OPT_LIST,
+	OPT_TASKS, OPT_LIST, OPT_PLUGIN,
 };
 
 struct submit_args {
@@ -73,6 +76,9 @@ struct submit_args {
 	const char *tasks;
 	char **cmd;
 	size_t ncmd;
+	char **plugins;     /* --plugin paths (argv's strings) */
+	size_t nplugins;
+	bool list;          /* --list-kernels */
 };
 
 static void submit_args_release(struct submit_args *a)
@@ -87,6 +93,7 @@ static void submit_args_release(struct submit_args *a)
 		free(a->env[i]);
 	free(a->env);
 	free(a->cmd);
+	free(a->plugins);
 }
 
 static int parse_array(struct q_cli *cli, const char *s, int64_t *a,
@@ -169,13 +176,31 @@ static char *default_name(const char *from)
 	return strdup(name);
 }
 
-static int list_kernels(void)
+/* The built-ins, then the --plugin kernels (so a plugin cannot hide a
+ * built-in: its kernel of the same name is refused). */
+static int load_kernels(const struct submit_args *a, struct q_error *err)
 {
+	int ret;
 	q_builtin_kernels_register();
+	for (size_t i = 0; i < a->nplugins; i++)
+		if ((ret = q_plugin_load(a->plugins[i], err)) < 0)
+			return ret;
+	return 0;
+}
+
+static int list_kernels(const struct submit_args *a)
+{
+	struct q_error err = Q_ERROR_INIT;
+	if (load_kernels(a, &err) < 0) {
+		q_error_print(stderr, "qsubmit", &err);
+		return q_error_exit_status(&err);
+	}
 	for (size_t i = 0; i < q_kernel_count(); i++) {
 		const struct q_kernel *k = q_kernel_at(i);
 		printf("%-8s %s\n         args: %s\n", k->name, k->summary,
 		       k->args_help);
+		if (q_kernel_origin(k))
+			printf("         from: %s\n", q_kernel_origin(k));
 	}
 	return 0;
 }
@@ -240,11 +265,14 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 			break;
 		case OPT_CWD: a->cwd = optarg; break;
 		case OPT_TASKS: a->tasks = optarg; break;
-		case OPT_LIST: return -2;
+		case OPT_LIST: a->list = true; break;
+		case OPT_PLUGIN: push(&a->plugins, &a->nplugins, optarg); break;
 		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
 		}
 	}
 	(void)v;
+	if (a->list)
+		return -2;
 	bool dashdash = optind > 0 && optind <= argc &&
 			strcmp(argv[optind - 1], "--") == 0;
 	if (optind < argc && !dashdash)
@@ -292,8 +320,11 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 		free(name);
 		return ret;
 	}
+	if ((ret = load_kernels(a, err)) < 0) {
+		free(name);
+		return ret;
+	}
 	if (a->kernel) {
-		q_builtin_kernels_register();
 		if (!q_kernel_find(a->kernel)) {
 			const char *names[64];
 			size_t n = 0;
@@ -308,7 +339,9 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 			free(name);
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "unknown kernel '%s' (%sqsubmit "
-					   "--list-kernels shows them)",
+					   "--list-kernels shows them); for "
+					   "a plugin's kernels give --plugin "
+					   "PATH",
 					   a->kernel, hint);
 		}
 	}
@@ -401,6 +434,7 @@ int main(int argc, char **argv)
 		{ "chunk", required_argument, NULL, OPT_CHUNK },
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "list-kernels", no_argument, NULL, OPT_LIST },
+		{ "plugin", required_argument, NULL, OPT_PLUGIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -415,7 +449,7 @@ int main(int argc, char **argv)
 	status = parse_args(&cli, argc, argv, &a);
 	if (status == -1 || status == -2 || status) {
 		if (status == -2)
-			status = list_kernels();
+			status = list_kernels(&a);
 		else if (status == -1)
 			status = 0;   /* --help or --version */
 		submit_args_release(&a);

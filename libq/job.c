@@ -52,6 +52,7 @@ void q_job_release(struct q_job *job)
 		free(g->after);
 	}
 	free(job->groups);
+	free_strv(job->plugins, job->nplugins);
 	free(job->barriers);
 	free(job->name);
 	free(job->submit_host);
@@ -71,6 +72,9 @@ struct q_group *q_job_add_group(struct q_job *job, const char *name,
 	g->kind = kind;
 	g->count = 1;
 	g->threads = 1;
+	/* Kernels are pure by default (like Dask's tasks); commands may
+	 * have side effects. */
+	g->pure = kind == Q_TASK_KERNEL;
 	return g;
 }
 
@@ -93,6 +97,14 @@ void q_group_add_arg(struct q_group *g, const char *key_value)
 void q_group_add_env(struct q_group *g, const char *key_value)
 {
 	push_str(&g->env, &g->nenv, key_value);
+}
+
+void q_job_add_plugin(struct q_job *job, const char *path)
+{
+	for (size_t i = 0; i < job->nplugins; i++)
+		if (strcmp(job->plugins[i], path) == 0)
+			return;
+	push_str(&job->plugins, &job->nplugins, path);
 }
 
 void q_group_add_after(struct q_group *g, const struct q_after *a)
@@ -226,6 +238,10 @@ int q_job_finalize(struct q_job *job, struct q_error *err)
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "task '%s': threads must be 1..%d",
 					   g->name, Q_MAX_THREADS);
+		if (g->timeout_s < 0 || g->timeout_s > 366.0 * 86400)
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "task '%s': timeout must be 0 to a "
+					   "year", g->name);
 		if (g->kind == Q_TASK_LINES && job->nlines == 0)
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "task '%s' has no lines", g->name);

@@ -52,6 +52,8 @@ static void add_str_line(struct q_buf *b, const char *key, const char *v)
 void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 {
 	q__buf_addstr(b, "spoolq-spec 1\n");
+	for (size_t i = 0; i < job->nplugins; i++)
+		add_str_line(b, "plugin", job->plugins[i]);
 	for (size_t i = 0; i < job->ngroups; i++) {
 		const struct q_group *g = &job->groups[i];
 		q__buf_addstr(b, "group ");
@@ -71,6 +73,17 @@ void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 			add_str_line(b, "env", g->env[k]);
 		if (g->cwd)
 			add_str_line(b, "cwd", g->cwd);
+		if (g->retries)
+			q__buf_printf(b, "retries %u\n", g->retries);
+		if (g->timeout_s > 0)
+			q__buf_printf(b, "timeout_ms %llu\n",
+				      (unsigned long long)(g->timeout_s * 1000 +
+							   0.5));
+		if (g->priority)
+			q__buf_printf(b, "priority %d\n", g->priority);
+		q__buf_printf(b, "pure %d\n", g->pure ? 1 : 0);
+		if (g->each_worker)
+			q__buf_addstr(b, "each_worker 1\n");
 		for (size_t k = 0; k < g->nafter; k++) {
 			const struct q_after *a = &g->after[k];
 			q__buf_printf(b, "after %llu %llu %llu ",
@@ -283,9 +296,43 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 			job->barriers[job->nbarriers++] = b;
 			continue;
 		}
+		if (strcmp(key, "plugin") == 0 && n == 2) {
+			char *s = q__unesc(tok[1]);
+			if (!s)
+				return bad(err, where, it.lineno, "bad escape");
+			q_job_add_plugin(job, s);
+			free(s);
+			continue;
+		}
 		if (!g)
 			return bad(err, where, it.lineno,
 				   "task detail before any group");
+		if (n == 2 && (strcmp(key, "retries") == 0 ||
+			       strcmp(key, "timeout_ms") == 0 ||
+			       strcmp(key, "priority") == 0 ||
+			       strcmp(key, "pure") == 0 ||
+			       strcmp(key, "each_worker") == 0)) {
+			int64_t v;
+			if (!q__tok_i64(tok[1], &v))
+				return bad(err, where, it.lineno, "bad number");
+			if (key[0] == 'r' && v >= 0 && v <= 1000000)
+				g->retries = (unsigned)v;
+			else if (key[0] == 't' && v >= 0 &&
+				 v <= (int64_t)366 * 86400 * 1000)
+				g->timeout_s = (double)v / 1000;
+			else if (key[0] == 'p' && key[1] == 'r' &&
+				 v >= -1000000 && v <= 1000000)
+				g->priority = (int)v;
+			else if (key[0] == 'p' && key[1] == 'u' &&
+				 (v == 0 || v == 1))
+				g->pure = v == 1;
+			else if (key[0] == 'e' && (v == 0 || v == 1))
+				g->each_worker = v == 1;
+			else
+				return bad(err, where, it.lineno,
+					   "value out of range");
+			continue;
+		}
 		if (strcmp(key, "after") == 0) {
 			struct q_after a = { 0 };
 			int64_t barrier;

@@ -104,6 +104,46 @@ bool q_job_id_parse(const char *s, uint64_t *id_out)
 	return true;
 }
 
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t prev[65], cur[65];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins)
+					   : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+	}
+	return prev[lb];
+}
+
+const char *q_suggest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (size_t i = 0; candidates[i]; i++) {
+		size_t d = edit_distance(word, candidates[i]);
+		/* A prefix of an option ("--exit") also counts as close. */
+		if (strncmp(candidates[i], word, strlen(word)) == 0 &&
+		    strlen(word) >= 3)
+			d = d < 1 ? d : 1;
+		if (d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	size_t limit = strlen(word) / 3 + 1;
+	return best && best_d <= (limit < 3 ? limit : 3) ? best : NULL;
+}
+
 bool q__safe_component(const char *name)
 {
 	size_t len = strnlen(name, Q_COMPONENT_MAX + 1);

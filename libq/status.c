@@ -130,20 +130,37 @@ static void free_view(const struct q_job *job, struct chunk_view *v)
 	free(v);
 }
 
-int q_job_counts(struct q_jobh *h, struct q_counts *counts,
-		 struct q_error *err)
+/* Count by state into counts[0], or by group into counts[0..ngroups)
+ * (a chunk never spans groups). */
+static int count_states(struct q_jobh *h, struct q_counts *out,
+			bool by_group, struct q_error *err)
 {
 	const struct q_job *job = h->job;
+	struct q_counts *counts = out;   /* where the chunk at hand counts */
 	struct chunk_view *v;
+	size_t gi = 0;
 	int ret;
 
-	memset(counts, 0, sizeof(*counts));
-	counts->total = job->nitems;
+	if (by_group) {
+		memset(out, 0, job->ngroups * sizeof(*out));
+		for (size_t g = 0; g < job->ngroups; g++)
+			out[g].total = job->groups[g].count;
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->total = job->nitems;
+	}
 	if ((ret = build_view(h, &v, err)) < 0)
 		return ret;
 	for (uint64_t c = 0; c < job->nchunks && ret == 0; c++) {
 		uint64_t first, n;
 		q_job_chunk_items(job, c, &first, &n);
+		if (by_group) {
+			while (gi + 1 < job->ngroups &&
+			       c >= job->groups[gi].first_chunk +
+					    job->groups[gi].nchunks)
+				gi++;
+			counts = &out[gi];
+		}
 		if (!v[c].has_record) {
 			if (v[c].state == Q_STATE_RUNNING)
 				counts->running += n;
@@ -189,6 +206,18 @@ int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 	}
 	free_view(job, v);
 	return ret;
+}
+
+int q_job_counts(struct q_jobh *h, struct q_counts *counts,
+		 struct q_error *err)
+{
+	return count_states(h, counts, false, err);
+}
+
+int q_job_group_counts(struct q_jobh *h, struct q_counts *counts,
+		       struct q_error *err)
+{
+	return count_states(h, counts, true, err);
 }
 
 static void host_of_worker(const char *worker, char *host, size_t size)

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev libopenmpi-dev openmpi-bin)
-test_pkgs=(libcriterion-dev python3 util-linux)
+test_pkgs=(libcriterion-dev python3 util-linux graphviz)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then

@@ -11,7 +11,8 @@
 
 static const char usage[] =
 	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
-	"               [--max-tasks N] [--grace SECONDS] [--verbose]\n"
+	"               [--max-tasks N] [--grace SECONDS] [--plugin PATH]...\n"
+	"               [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
 	"or, with --exit-when-idle, until no work is left.\n"
@@ -25,12 +26,16 @@ static const char usage[] =
 	"  --max-tasks N        stop claiming after N tasks\n"
 	"  --grace SECONDS      on SIGTERM, running tasks get this long to\n"
 	"                       finish before they are handed back (default 10)\n"
+	"  --plugin PATH        load user kernels from the plugin PATH, a .so\n"
+	"                       built with Q_PLUGIN (repeatable; see\n"
+	"                       docs/kernels.md)\n"
 	"  --verbose            a line per task on stderr\n"
 	"\n"
 	"examples:\n"
 	"  qworker --exit-when-idle                  # run everything, then exit\n"
 	"  srun qworker --exit-when-idle             # one worker per Slurm task\n"
-	"  qworker --cpus 4 &                        # a background worker\n";
+	"  qworker --cpus 4 &                        # a background worker\n"
+	"  qworker --plugin ./libmykernels.so        # with user kernels\n";
 
 int main(int argc, char **argv)
 {
@@ -40,6 +45,7 @@ int main(int argc, char **argv)
 		{ "exit-when-idle", optional_argument, NULL, 'e' },
 		{ "max-tasks", required_argument, NULL, 'm' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "plugin", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -48,6 +54,7 @@ int main(int argc, char **argv)
 	struct q_worker_options opt = Q_WORKER_OPTIONS_INIT;
 	const char *spool_opt = NULL;
 	struct q_cli cli = Q_CLI_INIT("qworker", usage, options);
+	struct q_error err = Q_ERROR_INIT;
 	int c;
 	uint64_t v;
 
@@ -80,6 +87,15 @@ int main(int argc, char **argv)
 		case 'v':
 			opt.verbose = true;
 			break;
+		case 'p':
+			/* Built-ins first, so a plugin kernel named like
+			 * one is refused instead of hiding it. */
+			q_builtin_kernels_register();
+			if (q_plugin_load(optarg, &err) < 0) {
+				q_error_print(stderr, "qworker", &err);
+				return q_error_exit_status(&err);
+			}
+			break;
 		default:
 			return q_cli_default(&cli, c);
 		}
@@ -88,7 +104,6 @@ int main(int argc, char **argv)
 		return q_cli_usage_error(&cli, "unexpected argument '%s'",
 					 argv[optind]);
 	struct q_spool *sp;
-	struct q_error err = Q_ERROR_INIT;
 	if (q_spool_open(&sp, q_spool_default_path(spool_opt), Q_SPOOL_WRITE,
 			 &err) < 0) {
 		q_error_print(stderr, "qworker", &err);

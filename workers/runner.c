@@ -12,6 +12,10 @@
  * 3. A stop request (worker shutting down) hands the whole chunk back
  *    unless it is already committing: items finished so far are run again
  *    by whoever claims it next, which is what "at least once" allows.
+ * 4. A command's inputs (its dependencies' results) are made files just
+ *    before it runs and their temporary copies removed just after,
+ *    whatever happened (inputfiles.c); an input that cannot be passed
+ *    fails the item with the reason, like a command that cannot start.
  *
  * NEEDSWORK: each item creates two temporary files (stdout, stderr) and
  * its commit a third (the record). On the CI VM's ext4 a create right
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "inputfiles.h"
 #include "runner.h"
 
 extern char **environ;
@@ -90,6 +95,19 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* Append without looking for an existing key: for keys known to be new. */
+static void env_add(struct envv *e, char *kv)
+{
+	if (e->n + 2 > e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		e->v = realloc(e->v, e->cap * sizeof(char *));
+		if (!e->v)
+			abort();
+	}
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+}
+
 static void env_release(struct envv *e)
 {
 	for (size_t i = 0; i < e->n; i++)
@@ -97,21 +115,38 @@ static void env_release(struct envv *e)
 	free(e->v);
 }
 
+/* Q_INPUTS, Q_INPUTS_FILE or Q_INPUT_<digits>: set only from the task's
+ * own inputs. */
+static bool is_input_var(const char *kv)
+{
+	if (strncmp(kv, "Q_INPUTS=", 9) == 0 ||
+	    strncmp(kv, "Q_INPUTS_FILE=", 14) == 0)
+		return true;
+	if (strncmp(kv, "Q_INPUT_", 8) != 0)
+		return false;
+	size_t digits = strspn(kv + 8, "0123456789");
+	return digits > 0 && kv[8 + digits] == '=';
+}
+
 /*
  * Built explicitly: the worker's environment (the user's, with their
  * modules loaded), then the task's env entries, then spoolq's variables,
- * which always win.
+ * which always win. Input variables inherited (a worker started from a
+ * task) or in the task's env are dropped: a task sees only its own
+ * inputs, which are appended last (`inputs`, may be NULL).
  */
 static void build_env(struct q_run *r, const struct q_group *g, uint64_t item,
-		      int64_t index, struct envv *e)
+		      int64_t index, char **inputs, struct envv *e)
 {
 	const struct q_job *job = q_jobh_job(r->h);
 	char label[Q_NAME_MAX + 32];
 
 	for (char **p = environ; *p; p++)
-		env_set(e, strdup(*p));
+		if (!is_input_var(*p))
+			env_set(e, strdup(*p));
 	for (size_t i = 0; i < g->nenv; i++)
-		env_set(e, q_subst_index(g->env[i], index));
+		if (!is_input_var(g->env[i]))
+			env_set(e, q_subst_index(g->env[i], index));
 	q_job_item_label(job, item, label, sizeof(label));
 	env_set(e, xasprintf("Q_JOB=%llu", (unsigned long long)job->id));
 	env_set(e, xasprintf("Q_JOB_NAME=%s", job->name));
@@ -123,6 +158,10 @@ static void build_env(struct q_run *r, const struct q_group *g, uint64_t item,
 	env_set(e, xasprintf("Q_ATTEMPT=%u", r->claim.attempt));
 	env_set(e, xasprintf("Q_WORKER=%s", r->worker_id));
 	env_set(e, xasprintf("Q_SPOOL=%s", q_spool_path(r->spool)));
+	/* No input variable is in `e` yet: append without searching, which
+	 * keeps 10,000 inputs linear. */
+	for (size_t i = 0; inputs && inputs[i]; i++)
+		env_add(e, inputs[i]);
 }
 
 /* ---- stopping a running command ---- */
@@ -160,37 +199,96 @@ static void set_reason(struct q_outcome *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The item cannot start: it fails with `why`, also written to its
+ * stderr so qcollect --err shows it next to the reason. */
+static void fail_to_start(struct q_outcome *o, int err_fd, const char *why,
+			  const struct q_error *e)
+{
+	if (e && e->errnum)
+		set_reason(o, "%s: %s: %s", why, e->message,
+			   strerror(e->errnum));
+	else if (e)
+		set_reason(o, "%s: %s", why, e->message);
+	else
+		set_reason(o, "%s", why);
+	o->state = Q_STATE_FAILED;
+	dprintf(err_fd, "qworker: %s\n", o->reason);
+}
+
+/* argv (with {i} and {inputs} expanded) into *argv_out: 0, or -errno
+ * with err set. */
+static int command_argv(const struct q_group *g, const struct q_job *job,
+			uint64_t item, int64_t index,
+			const struct q_input_files *in, char ***argv_out,
+			size_t *argc_out, struct q_error *err)
+{
+	int ret;
+
+	if (g->kind == Q_TASK_LINES) {
+		uint64_t n = item - g->first;
+		const char *line = n < job->nlines
+					   ? job->lines + job->line_off[n]
+					   : "";
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *raw = strndup(line, len);
+		char *sub = q_subst_index(raw, index);
+		char *full = NULL;
+		free(raw);
+		ret = q_input_files_line(in, sub, &full, err);
+		free(sub);
+		if (ret < 0)
+			return ret;
+		char **argv = calloc(4, sizeof(char *));
+		if (!argv)
+			abort();
+		argv[0] = strdup("/bin/sh");
+		argv[1] = strdup("-c");
+		argv[2] = full;
+		*argv_out = argv;
+		*argc_out = 3;
+		return 0;
+	}
+	char **tmpl = calloc(g->argc + 1, sizeof(char *));
+	if (!tmpl)
+		abort();
+	for (size_t i = 0; i < g->argc; i++)
+		tmpl[i] = q_subst_index(g->argv[i], index);
+	ret = q_input_files_argv(in, tmpl, g->argc, argv_out, argc_out, err);
+	for (size_t i = 0; i < g->argc; i++)
+		free(tmpl[i]);
+	free(tmpl);
+	if (ret == 0 && *argc_out == 0) {
+		free(*argv_out);
+		*argv_out = NULL;
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "the command is empty once {inputs} is "
+				   "expanded (the task has no inputs)");
+	}
+	return ret;
+}
+
 static void run_command(struct q_run *r, const struct q_group *g,
 			uint64_t item, int64_t index, int out_fd, int err_fd,
 			struct q_outcome *o)
 {
 	const struct q_job *job = q_jobh_job(r->h);
 	struct envv env = { 0 };
-	char **argv;
-	size_t argc;
+	struct q_input_files in = Q_INPUT_FILES_INIT;
+	struct q_error ierr = Q_ERROR_INIT;
+	char **argv = NULL, **inputs_env = NULL;
+	size_t argc = 0;
 
-	if (g->kind == Q_TASK_LINES) {
-		size_t len = 0;
-		uint64_t n = item - g->first;
-		const char *line = n < job->nlines
-					   ? job->lines + job->line_off[n]
-					   : "";
-		const char *nl = strchr(line, '\n');
-		len = nl ? (size_t)(nl - line) : strlen(line);
-		char *raw = strndup(line, len);
-		argv = calloc(4, sizeof(char *));
-		argv[0] = strdup("/bin/sh");
-		argv[1] = strdup("-c");
-		argv[2] = q_subst_index(raw, index);
-		argc = 3;
-		free(raw);
-	} else {
-		argv = calloc(g->argc + 1, sizeof(char *));
-		for (size_t i = 0; i < g->argc; i++)
-			argv[i] = q_subst_index(g->argv[i], index);
-		argc = g->argc;
+	if (q_input_files_prepare(&in, r->h, r->cache, item, &ierr) < 0) {
+		fail_to_start(o, err_fd, "cannot pass the inputs", &ierr);
+		goto out;
 	}
-	build_env(r, g, item, index, &env);
+	if (command_argv(g, job, item, index, &in, &argv, &argc, &ierr) < 0) {
+		fail_to_start(o, err_fd, "cannot build the command", &ierr);
+		goto out;
+	}
+	inputs_env = q_input_files_env(&in);
+	build_env(r, g, item, index, inputs_env, &env);
 	struct q_command cmd = { argv, env.v, g->cwd, out_fd, err_fd };
 	struct watch w = { r, item, 0, false };
 	struct q_command_result res;
@@ -217,10 +315,13 @@ static void run_command(struct q_run *r, const struct q_group *g,
 		set_reason(o, "killed by signal %d (%s)", -res.exit_code,
 			   strsignal(-res.exit_code));
 	}
+out:
 	for (size_t i = 0; i < argc; i++)
 		free(argv[i]);
 	free(argv);
+	free(inputs_env);   /* its strings now belong to env */
 	env_release(&env);
+	q_input_files_release(&in);
 }
 
 static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,

@@ -79,6 +79,11 @@ struct q_group {
 	char *cwd;             /* working directory, or NULL */
 	struct q_after *after;
 	size_t nafter;
+	unsigned retries;      /* extra attempts after a failure */
+	double timeout_s;      /* wall-clock limit per attempt; 0: none */
+	int priority;          /* higher runs first among ready tasks */
+	bool pure;             /* result reusable by content (kernels) */
+	bool each_worker;      /* run once on every worker */
 	uint64_t first_chunk;  /* set by q_job_finalize */
 	uint64_t nchunks;      /* set by q_job_finalize */
 };
@@ -106,6 +111,8 @@ struct q_job {
 	size_t lines_len;
 	uint64_t *line_off;    /* start of each line (nitems of the group) */
 	size_t nlines;
+	char **plugins;        /* plugin paths the job's kernels need */
+	size_t nplugins;
 	size_t cap_groups, cap_barriers;
 };
 
@@ -119,6 +126,7 @@ Q_EXPORT void q_group_add_argv(struct q_group *g, const char *arg);
 Q_EXPORT void q_group_add_arg(struct q_group *g, const char *key_value);
 Q_EXPORT void q_group_add_env(struct q_group *g, const char *key_value);
 Q_EXPORT void q_group_add_after(struct q_group *g, const struct q_after *a);
+Q_EXPORT void q_job_add_plugin(struct q_job *job, const char *path);
 /* Take the --tasks lines (one item per non-empty line). */
 Q_EXPORT void q_job_set_lines(struct q_job *job, char *lines, size_t len);
 

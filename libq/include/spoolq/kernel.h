@@ -22,6 +22,12 @@
  *   }
  *   const struct q_kernel square = { Q_KERNEL_ABI, "square",
  *                                    "n squared", "n=INT", run };
+ *   Q_PLUGIN(&square);
+ *
+ * User kernels live in a plugin: a shared object with one Q_PLUGIN line,
+ * compiled with `pkg-config --cflags spoolq` and NOT linked with
+ * -lspoolq: the q_ctx_ functions it calls are resolved, when it is
+ * loaded, against the program that loads it (docs/kernels.md).
  */
 #ifndef SPOOLQ_KERNEL_H
 #define SPOOLQ_KERNEL_H
@@ -55,11 +61,53 @@ Q_EXPORT const struct q_kernel *q_kernel_find(const char *name);
 Q_EXPORT size_t q_kernel_count(void);
 Q_EXPORT const struct q_kernel *q_kernel_at(size_t i);
 
+/* ---- plugins ---- */
+
+/*
+ * A plugin's entry point: the object Q_PLUGIN defines under the name
+ * Q_PLUGIN_SYMBOL. `abi` comes first in every ABI version, so a loader
+ * can always read a plugin's version and refuse another one clearly;
+ * nothing after it may be read before `abi` has been checked.
+ */
+struct q_plugin {
+	unsigned abi;                           /* Q_KERNEL_ABI */
+	unsigned count;                         /* number of kernels */
+	const struct q_kernel *const *kernels;  /* count, then NULL */
+};
+
+#define Q_PLUGIN_SYMBOL "q_plugin_entry"
+
+/*
+ * Register a plugin's kernels: Q_PLUGIN(&kernel_a, &kernel_b); once, at
+ * file scope, in one file of the plugin (at least one kernel). It defines
+ * the exported entry point, with the ABI version of the <spoolq/kernel.h>
+ * the plugin is compiled against; it stays exported under
+ * -fvisibility=hidden. (From C++, include this header in extern "C".)
+ */
+#define Q_PLUGIN(...)                                                      \
+	static const struct q_kernel *const q__plugin_kernels[] = {       \
+		__VA_ARGS__, NULL                                          \
+	};                                                                 \
+	extern __attribute__((visibility("default"))) const struct q_plugin \
+		q_plugin_entry;                                            \
+	__attribute__((used)) const struct q_plugin q_plugin_entry = {     \
+		Q_KERNEL_ABI,                                              \
+		(unsigned)(sizeof(q__plugin_kernels) /                     \
+			   sizeof(q__plugin_kernels[0]) - 1),              \
+		q__plugin_kernels                                          \
+	}
+
 /*
  * Load a plugin: a shared object made with Q_PLUGIN (docs/kernels.md),
- * and register its kernels. A file that is not a shared object, a plugin
- * of another ABI version or a kernel name already taken is a Q_ERR_INPUT
- * error naming the path. Loading the same path twice is a no-op.
+ * and register its kernels, all or none. A missing file, a file that is
+ * not a shared object, one without the entry point, a plugin of another
+ * ABI version, a kernel with a wrong `abi` field or a bad name, and a
+ * kernel name already taken are each a Q_ERR_INPUT error naming the path
+ * and how to fix it. Loading the same path twice is a no-op. A path
+ * without '/' names a file in the current directory (not a library
+ * searched in the system's directories, as for dlopen). Not thread-safe:
+ * load plugins before starting threads, like the built-ins. A loaded
+ * plugin is never unloaded.
  */
 Q_EXPORT int q_plugin_load(const char *path, struct q_error *err);
 

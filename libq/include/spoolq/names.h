@@ -23,6 +23,12 @@
 Q_EXPORT int q_name_check(const char *what, const char *name,
 			  struct q_error *err);
 
+/* The closest of `candidates` (NULL-terminated) to `word` by edit
+ * distance (prefixes count as close), or NULL when none is close: for
+ * "did you mean" hints. */
+Q_EXPORT const char *q_suggest(const char *word,
+			       const char *const *candidates);
+
 /* Parse a job id: decimal, 1..2^63-1, no sign, no leading zero. */
 Q_EXPORT bool q_job_id_parse(const char *s, uint64_t *id_out);
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <spoolq/error.h>
 #include <spoolq/export.h>
@@ -26,6 +27,10 @@ struct q_counts {
 
 Q_EXPORT int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 			  struct q_error *err);
+/* The same per group (task definition): `counts` has one entry per group
+ * of the job, in group order; each total is the group's item count. */
+Q_EXPORT int q_job_group_counts(struct q_jobh *h, struct q_counts *counts,
+				struct q_error *err);
 
 struct q_task_info {
 	uint64_t item;
@@ -46,6 +51,21 @@ typedef int (*q_task_fn)(void *ctx, const struct q_task_info *task);
  * non-zero return and returns it. */
 Q_EXPORT int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 				 struct q_error *err);
+
+/*
+ * The job's task graph as Graphviz DOT on `out`: one node per group
+ * (an array folded into one node, "name [count]"), filled by state
+ * (done green, failed red, cancelled grey, running orange, ready light
+ * blue, waiting white; a group in several states shows the count of each
+ * and takes the colour of the most pressing: failed > running > ready >
+ * waiting > cancelled > done), one edge per dependency between groups,
+ * and a dashed node and edge, labelled with the job id, for each group
+ * of an earlier job it depends on (looked up through `cache`; with a
+ * NULL cache, or an earlier job that cannot be read, that job is one node
+ * "job <id>"). 0, or -errno with err set (also when writing `out` fails).
+ */
+Q_EXPORT int q_job_write_dot(struct q_jobh *h, struct q_jobcache *cache,
+			     FILE *out, struct q_error *err);
 
 /* ---- workers ---- */
 
