@@ -22,6 +22,8 @@ static const char usage[] =
 	"usage: qsubmit [options] -- CMD [ARGS...]\n"
 	"       qsubmit [options] --kernel NAME [--arg KEY=VALUE]...\n"
 	"       qsubmit [options] --tasks FILE     (one command per line; - for stdin)\n"
+	"       qsubmit [options] WORKFLOW.yaml    (docs/workflow-yaml.md)\n"
+	"       qsubmit --check WORKFLOW.yaml      (validate only; writes nothing)\n"
 	"\n"
 	"Submit one job to the spool and print its id.\n"
 	"\n"
@@ -43,18 +45,22 @@ static const char usage[] =
 	"  --plugin PATH      load user kernels from the plugin PATH (a .so made\n"
 	"                     with Q_PLUGIN; repeatable; docs/kernels.md)\n"
 	"  --list-kernels     list the kernels (built-in and --plugin) and exit\n"
+	"  --each-worker      run the task once on every worker (not with --array)\n"
+	"  --no-cache         run pure tasks even when the spool has their results\n"
+	"  --check FILE       validate a workflow, print its size and depth, exit\n"
 	"\n"
 	"examples:\n"
 	"  qsubmit -- ./simulate --seed 1\n"
 	"  job=$(qsubmit --array 0..99 -- ./simulate --seed {i})\n"
 	"  qsubmit --kernel pi --array 0..63 --threads 2 --arg samples=1e8\n"
 	"  qsubmit --kernel sum --after $job\n"
-	"  qsubmit --tasks commands.txt\n";
+	"  qsubmit --tasks commands.txt\n"
+	"  qsubmit sweep.yaml\n";
 
 enum {
 	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
-	OPT_TASKS, OPT_LIST, OPT_PLUGIN,
+	OPT_TASKS, OPT_LIST, OPT_PLUGIN, OPT_CHECK, OPT_NOCACHE, OPT_EACH,
 };
 
 struct submit_args {
@@ -79,6 +85,10 @@ struct submit_args {
 	char **plugins;     /* --plugin paths (argv's strings) */
 	size_t nplugins;
 	bool list;          /* --list-kernels */
+	const char *workflow;  /* a workflow file */
+	bool check;         /* --check: validate only */
+	bool no_cache;      /* --no-cache */
+	bool each_worker;   /* --each-worker */
 };
 
 static void submit_args_release(struct submit_args *a)
@@ -205,6 +215,37 @@ static int list_kernels(const struct submit_args *a)
 	return 0;
 }
 
+static bool is_workflow_name(const char *s)
+{
+	size_t n = strlen(s);
+	return (n > 5 && strcmp(s + n - 5, ".yaml") == 0) ||
+	       (n > 4 && strcmp(s + n - 4, ".yml") == 0);
+}
+
+/* A workflow file carries its own tasks: the options that describe a
+ * single task do not go with it. */
+static int check_workflow_args(struct q_cli *cli, struct submit_args *a,
+			       int operands)
+{
+	const char *clash = a->array ? "--array"
+			    : a->threads ? "--threads"
+			    : a->nafter ? "--after"
+			    : a->kernel ? "--kernel"
+			    : a->nargs ? "--arg"
+			    : a->nenv ? "--env"
+			    : a->cwd ? "--cwd"
+			    : a->chunk ? "--chunk"
+			    : a->tasks ? "--tasks"
+			    : a->each_worker ? "--each-worker" : NULL;
+	if (clash)
+		return q_cli_usage_error(cli, "%s does not go with a workflow "
+					 "file: set it in '%s'", clash,
+					 a->workflow);
+	if (operands > 0)
+		return q_cli_usage_error(cli, "one workflow file at a time");
+	return 0;
+}
+
 static int parse_args(struct q_cli *cli, int argc, char **argv,
 		      struct submit_args *a)
 {
@@ -267,6 +308,12 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 		case OPT_TASKS: a->tasks = optarg; break;
 		case OPT_LIST: a->list = true; break;
 		case OPT_PLUGIN: push(&a->plugins, &a->nplugins, optarg); break;
+		case OPT_CHECK:
+			a->check = true;
+			a->workflow = optarg;
+			break;
+		case OPT_NOCACHE: a->no_cache = true; break;
+		case OPT_EACH: a->each_worker = true; break;
 		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
 		}
 	}
@@ -275,6 +322,11 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 		return -2;
 	bool dashdash = optind > 0 && optind <= argc &&
 			strcmp(argv[optind - 1], "--") == 0;
+	if (!a->workflow && !dashdash && optind == argc - 1 &&
+	    is_workflow_name(argv[optind]))
+		a->workflow = argv[optind++];
+	if (a->workflow)
+		return check_workflow_args(cli, a, argc - optind);
 	if (optind < argc && !dashdash)
 		return q_cli_usage_error(cli, "missing '--' before the command "
 					 "'%s' (write: qsubmit [options] -- %s "
@@ -299,6 +351,10 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 	if (a->tasks && a->array)
 		return q_cli_usage_error(cli, "--array does not go with --tasks "
 					 "(each line is one task)");
+	if (a->each_worker && a->array)
+		return q_cli_usage_error(cli, "--each-worker runs one task on "
+					 "every worker; it does not go with "
+					 "--array");
 	return 0;
 }
 
@@ -352,6 +408,7 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 	struct q_group *g = q_job_add_group(job, name, kind);
 	free(name);
 	g->threads = a->threads ? (unsigned)a->threads : 1;
+	g->each_worker = a->each_worker;
 	g->chunk_size = a->chunk;
 	if (a->array) {
 		g->array = true;
@@ -434,6 +491,9 @@ int main(int argc, char **argv)
 		{ "chunk", required_argument, NULL, OPT_CHUNK },
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "list-kernels", no_argument, NULL, OPT_LIST },
+		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "each-worker", no_argument, NULL, OPT_EACH },
 		{ "plugin", required_argument, NULL, OPT_PLUGIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -463,11 +523,33 @@ int main(int argc, char **argv)
 	struct q_spool *dep_spool = NULL;
 	struct stat st;
 	bool no_spool = stat(path, &st) != 0 && errno == ENOENT;
-	if (a.nafter && !no_spool &&
+	if ((a.nafter || a.workflow) && !no_spool &&
 	    q_spool_open(&dep_spool, path, 0, &err) < 0)
 		goto fail;
-	if (build_job(&cli, &a, dep_spool, &job, &err) < 0)
+	if (a.workflow) {
+		struct q_workflow_info info;
+		if (load_kernels(&a, &err) < 0 ||
+		    q_workflow_load(a.workflow, dep_spool, &job, &info,
+				    &err) < 0)
+			goto fail;
+		if (a.check) {
+			printf("%s: %llu task%s in %zu definition%s, depth "
+			       "%u\n", a.workflow,
+			       (unsigned long long)info.tasks,
+			       info.tasks == 1 ? "" : "s", info.definitions,
+			       info.definitions == 1 ? "" : "s", info.depth);
+			status = fflush(stdout) == 0 ? 0 : Q_EXIT_SYSTEM;
+			goto out;
+		}
+		if (a.name) {
+			if (q_name_check("job name", a.name, &err) < 0)
+				goto fail;
+			free(job->name);
+			job->name = strdup(a.name);
+		}
+	} else if (build_job(&cli, &a, dep_spool, &job, &err) < 0) {
 		goto fail;
+	}
 	q_spool_close(dep_spool);
 	dep_spool = NULL;
 	/* Validate the whole job before creating anything. */

@@ -2,15 +2,18 @@
  * kernel.c: the kernel registry and the context kernels run with.
  *
  * Design notes
- * 1. The registry is filled before any worker thread starts (built-ins at
- *    start-up, plugins when loaded) and only read afterwards, so reads
- *    need no lock.
+ * 1. The registry only grows. Registration (built-ins at start-up,
+ *    plugins when a worker meets a job that lists them, possibly while
+ *    other threads run kernels) holds a mutex; lookups take no lock: a
+ *    slot is written before the count that covers it is published with
+ *    release order, and readers load the count with acquire order.
  * 2. A context belongs to the one task it was made for. Output and log go
  *    through stdio streams on the worker's temporary files; stdio locks
  *    them, so a kernel may write from inside an OpenMP region.
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,23 +27,37 @@
 #define Q_INPUT_MAX ((size_t)256 << 20)
 
 static const struct q_kernel *registry[Q_MAX_KERNELS];
-static size_t nregistry;
+static size_t nregistry;      /* atomic: see design note 1 */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t registered(void)
+{
+	return __atomic_load_n(&nregistry, __ATOMIC_ACQUIRE);
+}
 
 int q_kernel_register(const struct q_kernel *k)
 {
+	int ret = 0;
+
 	if (!k || k->abi != Q_KERNEL_ABI || !k->name || !k->run)
 		return -EINVAL;
-	if (q_kernel_find(k->name))
-		return -EEXIST;
-	if (nregistry == Q_MAX_KERNELS)
-		return -ENOSPC;
-	registry[nregistry++] = k;
-	return 0;
+	pthread_mutex_lock(&registry_lock);
+	if (q_kernel_find(k->name)) {
+		ret = -EEXIST;
+	} else if (nregistry == Q_MAX_KERNELS) {
+		ret = -ENOSPC;
+	} else {
+		registry[nregistry] = k;
+		__atomic_store_n(&nregistry, nregistry + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return ret;
 }
 
 const struct q_kernel *q_kernel_find(const char *name)
 {
-	for (size_t i = 0; i < nregistry; i++)
+	size_t n = registered();
+	for (size_t i = 0; i < n; i++)
 		if (strcmp(registry[i]->name, name) == 0)
 			return registry[i];
 	return NULL;
@@ -48,12 +65,12 @@ const struct q_kernel *q_kernel_find(const char *name)
 
 size_t q_kernel_count(void)
 {
-	return nregistry;
+	return registered();
 }
 
 const struct q_kernel *q_kernel_at(size_t i)
 {
-	return i < nregistry ? registry[i] : NULL;
+	return i < registered() ? registry[i] : NULL;
 }
 
 char *q_subst_index(const char *s, int64_t index)

@@ -2,8 +2,9 @@
  * plugin.c: user kernels loaded from shared objects (Q_PLUGIN).
  *
  * Design notes
- * 1. Like the registry they fill (kernel.c, note 1), plugins are loaded
- *    before any worker thread starts; nothing here takes a lock.
+ * 1. Loading is serialised by one mutex (a worker may load a job's
+ *    plugins while other threads run kernels); the registry it fills is
+ *    safe for lock-free readers (kernel.c, note 1).
  * 2. All or nothing: every check (the file, the entry point, the ABI of
  *    the plugin and of each kernel, names, duplicates inside the plugin
  *    and against the registry) runs before the first kernel is
@@ -30,6 +31,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,7 +251,7 @@ static const struct q_plugin *find_entry(void *handle, const char *path,
 	return entry;
 }
 
-int q_plugin_load(const char *path, struct q_error *err)
+static int load_locked(const char *path, struct q_error *err)
 {
 	char *dlpath = NULL;
 	void *handle;
@@ -306,5 +308,15 @@ int q_plugin_load(const char *path, struct q_error *err)
 close_handle:
 	/* Nothing of it was registered (note 2), so it can go. */
 	dlclose(handle);
+	return ret;
+}
+
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int q_plugin_load(const char *path, struct q_error *err)
+{
+	pthread_mutex_lock(&load_lock);
+	int ret = load_locked(path, err);
+	pthread_mutex_unlock(&load_lock);
 	return ret;
 }

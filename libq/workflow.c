@@ -834,8 +834,7 @@ static int load_plugins(struct wf *w, const struct q_ynode *p)
 		struct q_error perr = Q_ERROR_INIT;
 		int ret = q_plugin_load(path, &perr);
 		if (ret < 0) {
-			ret = fail(w, item, "plugin '%s': %s", item->value,
-				   perr.message);
+			ret = fail(w, item, "%s", perr.message);
 			free(path);
 			return ret;
 		}

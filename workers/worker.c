@@ -63,6 +63,8 @@ struct worker {
 	int errors;
 	bool all_finished;
 	int64_t next_repair;
+	uint64_t *plugged;        /* jobs whose plugins were loaded */
+	size_t nplugged, cap_plugged;
 };
 
 static int64_t mono_ns(void)
@@ -169,6 +171,35 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	return 0;
 }
 
+/*
+ * Load the plugins a job lists (a workflow's plugins:), once per job. A
+ * plugin this node cannot load is reported; the job's tasks that need
+ * its kernels then fail with "this worker has no kernel", visibly.
+ */
+static void ensure_plugins(struct worker *w, struct q_jobh *h)
+{
+	const struct q_job *job = q_jobh_job(h);
+	for (size_t i = 0; i < w->nplugged; i++)
+		if (w->plugged[i] == job->id)
+			return;
+	if (w->nplugged == w->cap_plugged) {
+		w->cap_plugged = w->cap_plugged ? 2 * w->cap_plugged : 16;
+		w->plugged = realloc(w->plugged,
+				     w->cap_plugged * sizeof(*w->plugged));
+		if (!w->plugged)
+			abort();
+	}
+	w->plugged[w->nplugged++] = job->id;
+	for (size_t i = 0; i < job->nplugins; i++) {
+		struct q_error err = Q_ERROR_INIT;
+		if (q_plugin_load(job->plugins[i], &err) < 0) {
+			fprintf(stderr, "%s: job %llu: ", w->opt->prog,
+				(unsigned long long)job->id);
+			q_error_print(stderr, "plugin", &err);
+		}
+	}
+}
+
 /* Claim one fitting chunk from the oldest job that has one: 1, 0, -err. */
 static int claim_one(struct worker *w)
 {
@@ -188,6 +219,7 @@ static int claim_one(struct worker *w)
 			continue;
 		}
 		any_unfinished = true;
+		ensure_plugins(w, h);
 		struct q_claim claim;
 		int ret = q_claim_next(h, w->id, w->start_shard, w->cpus.nfree,
 				       w->cpus.n, &claim, &err);
@@ -367,6 +399,7 @@ static void teardown(struct worker *w)
 	q_cpus_release(&w->cpus);
 	free(w->runs);
 	free(w->finished);
+	free(w->plugged);
 	free(w->active);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
