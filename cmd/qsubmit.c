@@ -198,6 +198,17 @@ static int load_kernels(const struct submit_args *a, struct q_error *err)
 	return 0;
 }
 
+/* Record the --plugin paths in the job (absolute), so workers started
+ * without --plugin load them too. */
+static void record_plugins(const struct submit_args *a, struct q_job *job)
+{
+	for (size_t i = 0; i < a->nplugins; i++) {
+		char *real = realpath(a->plugins[i], NULL);
+		q_job_add_plugin(job, real ? real : a->plugins[i]);
+		free(real);
+	}
+}
+
 static int list_kernels(const struct submit_args *a)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -506,6 +517,14 @@ int main(int argc, char **argv)
 	struct q_job *job = NULL;
 	int status;
 
+	/* "qsubmit flow.yaml --plugin P": with a workflow file and no
+	 * command (no "--"), options may follow the file. */
+	bool dashdash = false, yaml = false;
+	for (int i = 1; i < argc; i++) {
+		dashdash = dashdash || strcmp(argv[i], "--") == 0;
+		yaml = yaml || is_workflow_name(argv[i]);
+	}
+	cli.permute = yaml && !dashdash;
 	status = parse_args(&cli, argc, argv, &a);
 	if (status == -1 || status == -2 || status) {
 		if (status == -2)
@@ -552,6 +571,7 @@ int main(int argc, char **argv)
 	}
 	q_spool_close(dep_spool);
 	dep_spool = NULL;
+	record_plugins(&a, job);
 	/* Validate the whole job before creating anything. */
 	if (q_job_finalize(job, &err) < 0)
 		goto fail;

@@ -311,6 +311,9 @@ static void handle_signals(struct worker *w)
 		if (w->stop_level == 1) {
 			w->stop_deadline = mono_ns() +
 				(int64_t)(w->opt->grace_seconds * 1e9);
+			/* An idle worker just leaves. */
+			if (w->nruns == 0)
+				continue;
 			fprintf(stderr,
 				"%s: %s: no new tasks; %zu running task%s get "
 				"%.0f s to finish (send it again to stop them "
