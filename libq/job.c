@@ -209,6 +209,28 @@ void q_after_items(const struct q_after *a, uint64_t k, uint64_t *first_out,
 	*count_out = a->count;
 }
 
+static int cmp_name_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Task names are unique in a job; sorted, so a million tasks are fine. */
+static int check_names_unique(const struct q_job *job, struct q_error *err)
+{
+	char **names = q__calloc(job->ngroups + 1, sizeof(char *));
+	int ret = 0;
+	for (size_t i = 0; i < job->ngroups; i++)
+		names[i] = job->groups[i].name;
+	qsort(names, job->ngroups, sizeof(char *), cmp_name_ptr);
+	for (size_t i = 1; i < job->ngroups && ret == 0; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			ret = q_error_set(err, Q_ERR_INPUT, 0,
+					  "task name '%s' is used twice in job "
+					  "'%s'", names[i], job->name);
+	free(names);
+	return ret;
+}
+
 int q_job_finalize(struct q_job *job, struct q_error *err)
 {
 	int ret;
@@ -222,12 +244,6 @@ int q_job_finalize(struct q_job *job, struct q_error *err)
 		struct q_group *g = &job->groups[i];
 		if ((ret = q_name_check("task name", g->name, err)) < 0)
 			return ret;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(job->groups[k].name, g->name) == 0)
-				return q_error_set(err, Q_ERR_INPUT, 0,
-						   "task name '%s' is used "
-						   "twice in job '%s'",
-						   g->name, job->name);
 		if (g->kind == Q_TASK_COMMAND && g->argc == 0)
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "task '%s' has no command", g->name);
@@ -246,6 +262,8 @@ int q_job_finalize(struct q_job *job, struct q_error *err)
 			return q_error_set(err, Q_ERR_INPUT, 0,
 					   "task '%s' has no lines", g->name);
 	}
+	if ((ret = check_names_unique(job, err)) < 0)
+		return ret;
 	if ((ret = q__job_layout(job, err)) < 0)
 		return ret;
 

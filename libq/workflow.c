@@ -55,6 +55,7 @@ struct wf {
 	struct q_job *job;
 	const struct q_ynode **task_keys;   /* per group: its name node */
 	const struct q_ynode **task_after;  /* per group: its after node */
+	size_t *by_name;        /* group indexes sorted by name */
 };
 
 static int fail(struct wf *w, const struct q_ynode *n, const char *fmt, ...)
@@ -496,13 +497,45 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 
 /* ---- dependencies (pass 2) ---- */
 
-static const struct q_group *find_group(const struct q_job *job,
-					const char *name, size_t len)
+static const struct q_job *sort_job;
+
+static int cmp_group_name(const void *a, const void *b)
 {
-	for (size_t i = 0; i < job->ngroups; i++)
-		if (strlen(job->groups[i].name) == len &&
-		    strncmp(job->groups[i].name, name, len) == 0)
-			return &job->groups[i];
+	return strcmp(sort_job->groups[*(const size_t *)a].name,
+		      sort_job->groups[*(const size_t *)b].name);
+}
+
+/* Sort the groups by name once, so each reference is a binary search
+ * (a workflow may define a million tasks). */
+static void index_names(struct wf *w)
+{
+	w->by_name = q__calloc(w->job->ngroups + 1, sizeof(size_t));
+	for (size_t i = 0; i < w->job->ngroups; i++)
+		w->by_name[i] = i;
+	sort_job = w->job;
+	qsort(w->by_name, w->job->ngroups, sizeof(size_t), cmp_group_name);
+	sort_job = NULL;
+}
+
+static const struct q_group *find_group(struct wf *w, const char *name,
+					size_t len)
+{
+	if (len > Q_NAME_MAX)
+		return NULL;
+	char key[Q_NAME_MAX + 1];
+	memcpy(key, name, len);
+	key[len] = '\0';
+	size_t lo = 0, hi = w->job->ngroups;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(w->job->groups[w->by_name[mid]].name, key);
+		if (c == 0)
+			return &w->job->groups[w->by_name[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -538,7 +571,7 @@ static int resolve_ref(struct wf *w, struct q_group *g, const struct q_ynode *n)
 	}
 	const char *br = strchr(ref, '[');
 	size_t nlen = br ? (size_t)(br - ref) : strlen(ref);
-	const struct q_group *dep = find_group(w->job, ref, nlen);
+	const struct q_group *dep = find_group(w, ref, nlen);
 	if (!dep) {
 		const char *names[64];
 		size_t k = 0;
@@ -896,6 +929,7 @@ static int load_doc(struct wf *w, const struct q_ydoc *doc,
 	struct q_error lerr = Q_ERROR_INIT;
 	if (q__job_layout(w->job, &lerr) < 0)
 		return fail(w, tasks, "%s", lerr.message);
+	index_names(w);
 	if ((ret = resolve_afters(w)) < 0)
 		return ret;
 	unsigned depth = 0;
@@ -927,6 +961,7 @@ static int finish(struct wf *w, int ret, struct q_job **job_out)
 	free(w->dir);
 	free(w->task_keys);
 	free(w->task_after);
+	free(w->by_name);
 	if (ret < 0) {
 		q_job_release(w->job);
 		return ret;

@@ -33,6 +33,8 @@ struct anchor {
 };
 
 struct builder {
+	const char *data;       /* the text, for hints about errors */
+	size_t len;
 	struct q_ydoc *doc;
 	struct q_error *err;
 	struct anchor *anchors;
@@ -71,8 +73,11 @@ static struct q_ynode *new_node(struct builder *b, enum q_ynode_kind kind,
 
 static void add_child(struct q_ynode *parent, struct q_ynode *child)
 {
-	parent->items = q__reallocarray(parent->items, parent->n + 1,
-					sizeof(*parent->items));
+	/* Grow by doubling: the capacity is the next power of two. */
+	size_t n = parent->n;
+	if (n == 0 || (n & (n - 1)) == 0)
+		parent->items = q__reallocarray(parent->items, n ? 2 * n : 1,
+						sizeof(*parent->items));
 	parent->items[parent->n++] = child;
 }
 
@@ -123,19 +128,44 @@ static void seal_anchor(struct builder *b, struct q_ynode *n)
 		}
 }
 
-/* Duplicate keys in the mapping `m` (plain comparison of scalars). */
-static int check_duplicate_key(struct builder *b, struct q_ynode *m,
-			       struct q_ynode *key)
+static int cmp_key(const void *a, const void *b)
 {
-	if (key->kind != Q_YSCALAR)
-		return fail_at(b, key->line, key->col,
-			       "a mapping key must be a plain value");
-	for (size_t i = 0; i + 1 < m->n; i += 2)
-		if (strcmp(m->items[i]->value, key->value) == 0)
-			return fail_at(b, key->line, key->col,
-				       "key '%s' appears twice (first at line "
-				       "%u)", key->value, m->items[i]->line);
-	return 0;
+	const struct q_ynode *x = *(const struct q_ynode *const *)a;
+	const struct q_ynode *y = *(const struct q_ynode *const *)b;
+	int c = strcmp(x->value, y->value);
+	if (c)
+		return c;
+	return x->line != y->line ? (x->line < y->line ? -1 : 1)
+				  : (x->col < y->col ? -1 : x->col > y->col);
+}
+
+/*
+ * A complete mapping: every key a plain value, none twice. Sorting the
+ * keys finds duplicates in n log n (a mapping of a million tasks is
+ * fine); the later occurrence is reported.
+ */
+static int check_keys_unique(struct builder *b, const struct q_ynode *m)
+{
+	size_t n = m->n / 2;
+	const struct q_ynode **keys = q__calloc(n + 1, sizeof(*keys));
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		keys[i] = m->items[2 * i];
+		if (keys[i]->kind != Q_YSCALAR)
+			ret = fail_at(b, keys[i]->line, keys[i]->col,
+				      "a mapping key must be a plain value");
+	}
+	if (ret == 0 && n > 1) {
+		qsort(keys, n, sizeof(*keys), cmp_key);
+		for (size_t i = 1; i < n && ret == 0; i++)
+			if (strcmp(keys[i - 1]->value, keys[i]->value) == 0)
+				ret = fail_at(b, keys[i]->line, keys[i]->col,
+					      "key '%s' appears twice (first "
+					      "at line %u)", keys[i]->value,
+					      keys[i - 1]->line);
+	}
+	free(keys);
+	return ret;
 }
 
 static int build(struct builder *b, yaml_parser_t *parser)
@@ -146,12 +176,16 @@ static int build(struct builder *b, yaml_parser_t *parser)
 
 	for (;;) {
 		if (!yaml_parser_parse(parser, &ev)) {
+			size_t at = parser->problem_mark.index;
+			bool tab = at < b->len && b->data[at] == '\t';
 			return fail_at(b, (unsigned)parser->problem_mark.line + 1,
 				       (unsigned)parser->problem_mark.column + 1,
-				       "%s%s%s", parser->problem
+				       "%s%s%s%s", parser->problem
 						? parser->problem : "YAML error",
 				       parser->context ? " " : "",
-				       parser->context ? parser->context : "");
+				       parser->context ? parser->context : "",
+				       tab ? " (a tab: YAML indents with "
+					     "spaces only)" : "");
 		}
 		struct q_ynode *node = NULL;
 		/* yaml_event_delete clears the event: remember what we need. */
@@ -215,6 +249,8 @@ static int build(struct builder *b, yaml_parser_t *parser)
 				if (done->kind == Q_YMAP && done->n % 2)
 					ret = fail_at(b, line, col,
 						      "mapping without a value");
+				else if (done->kind == Q_YMAP)
+					ret = check_keys_unique(b, done);
 				seal_anchor(b, done);
 			}
 			break;
@@ -265,11 +301,7 @@ static int build(struct builder *b, yaml_parser_t *parser)
 					       "a second top-level value");
 			b->doc->root = node;
 		} else {
-			struct q_ynode *parent = stack[depth - 1];
-			if (parent->kind == Q_YMAP && parent->n % 2 == 0 &&
-			    (ret = check_duplicate_key(b, parent, node)) < 0)
-				return ret;
-			add_child(parent, node);
+			add_child(stack[depth - 1], node);
 		}
 		/* A new collection (not an alias of one) is entered. */
 		if (entering)
@@ -281,7 +313,8 @@ int q__ydoc_parse(struct q_ydoc *doc, const char *path, const char *data,
 		  size_t len, struct q_error *err)
 {
 	yaml_parser_t parser;
-	struct builder b = { .doc = doc, .err = err };
+	struct builder b = { .data = data, .len = len, .doc = doc,
+			     .err = err };
 	int ret;
 
 	memset(doc, 0, sizeof(*doc));
