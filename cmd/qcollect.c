@@ -154,6 +154,21 @@ static int emit_chunk(struct collect *c, uint64_t chunk)
 	int ret = q_record_read(c->h, chunk, &rec, &c->err);
 	if (ret < 0)
 		return ret;
+	if (q_chunk_each_worker(q_jobh_job(c->h), chunk) &&
+	    rec.items[0].state != Q_STATE_CANCELLED) {
+		/* One result per worker that ran it, by worker id. */
+		struct q_record *runs;
+		size_t n;
+		ret = q_each_records(c->h, chunk, &runs, &n, &c->err);
+		for (size_t k = 0; k < n; k++) {
+			if (ret == 0)
+				ret = emit_item(c, &runs[k], 0);
+			q_record_release(&runs[k]);
+		}
+		free(runs);
+		q_record_release(&rec);
+		return ret;
+	}
 	for (size_t i = 0; i < rec.count && ret == 0; i++)
 		ret = emit_item(c, &rec, i);
 	q_record_release(&rec);

@@ -13,6 +13,9 @@
  *    no other task waits for): the answers, not the intermediate data.
  *    --all prints every task's result; --output DIR writes one file per
  *    task.
+ * 4. The workers start first and the job is submitted once they are all
+ *    registered, so a task that runs once on every worker (each_worker)
+ *    meets all of them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -93,6 +96,33 @@ static pid_t start_worker(const char *spool_path, unsigned cpus)
 	_exit(q_worker_main(sp, &opt));
 }
 
+/* Wait (10 s at most) until every started worker is in the registry. */
+static int wait_registered(struct q_spool *sp, const pid_t *pids, unsigned n)
+{
+	int delay = 2;
+	for (int64_t waited = 0; waited < 10000; waited += delay) {
+		struct q_worker_info *w;
+		size_t nw;
+		unsigned found = 0;
+		struct q_error err = Q_ERROR_INIT;
+		if (q_workers_list(sp, &w, &nw, &err) == 0) {
+			for (unsigned i = 0; i < n; i++)
+				for (size_t k = 0; k < nw; k++)
+					if (w[k].pid == (long)pids[i]) {
+						found++;
+						break;
+					}
+			free(w);
+		}
+		if (found == n)
+			return 0;
+		poll(NULL, 0, delay);
+		if (delay < 50)
+			delay *= 2;
+	}
+	return -1;
+}
+
 /* One line, redrawn in place: "[#####-----] 12/18 done, 2 running". */
 static void draw_progress(const struct q_counts *c, double seconds, bool tty)
 {
@@ -139,6 +169,27 @@ static int print_results(struct q_jobh *h, bool all, const char *outdir,
 		int ret = q_record_read(h, c, &rec, err);
 		if (ret < 0)
 			return ret;
+		if (q_chunk_each_worker(job, c) && !outdir &&
+		    rec.items[0].state == Q_STATE_DONE) {
+			/* One result per worker. */
+			struct q_record *runs;
+			size_t n;
+			const struct q_group *g = q_job_group_of(job, rec.first);
+			bool show = all || is_final(job, (size_t)(g - job->groups));
+			ret = q_each_records(h, c, &runs, &n, err);
+			for (size_t k = 0; k < n; k++) {
+				if (ret == 0 && show)
+					ret = q_record_output(h, &runs[k], 0,
+							      false, stdout,
+							      err);
+				q_record_release(&runs[k]);
+			}
+			free(runs);
+			q_record_release(&rec);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
 		for (size_t i = 0; i < rec.count && ret == 0; i++) {
 			const struct q_item_record *r = &rec.items[i];
 			const struct q_group *g = q_job_group_of(job, r->item);
@@ -269,21 +320,14 @@ int main(int argc, char **argv)
 			    "cannot create output directory '%s'", outdir);
 		goto fail;
 	}
-	if (q_spool_open(&sp, path, Q_SPOOL_CREATE | Q_SPOOL_WRITE, &err) < 0 ||
-	    q_submit(sp, job, &err) < 0)
+	if (q_spool_open(&sp, path, Q_SPOOL_CREATE | Q_SPOOL_WRITE, &err) < 0)
 		goto fail;
-	uint64_t id = job->id;
+	uint64_t id = 0;
 	unsigned cpus = usable_cpus();
 	if (!nworkers)
 		nworkers = cpus;
 	unsigned per = cpus / nworkers ? cpus / (unsigned)nworkers : 1;
 	bool tty = !quiet && isatty(2);
-	if (!quiet)
-		fprintf(stderr, "qrun: job %llu (%s): %llu tasks, %llu "
-			"worker%s in spool '%s'\n", (unsigned long long)id,
-			job->name, (unsigned long long)job->nitems,
-			(unsigned long long)nworkers, nworkers == 1 ? "" : "s",
-			path);
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
@@ -298,6 +342,21 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Submit once the workers are registered: a task for every worker
+	 * (each_worker) then runs on all of them, not on the first one
+	 * alone (design note 4). */
+	if (wait_registered(sp, pids, started) < 0)
+		fprintf(stderr, "qrun: warning: not every worker registered "
+			"within 10 s\n");
+	if (q_submit(sp, job, &err) < 0)
+		goto stop;
+	id = job->id;
+	if (!quiet)
+		fprintf(stderr, "qrun: job %llu (%s): %llu tasks, %llu "
+			"worker%s in spool '%s'\n", (unsigned long long)id,
+			job->name, (unsigned long long)job->nitems,
+			(unsigned long long)nworkers, nworkers == 1 ? "" : "s",
+			path);
 	cache = q_jobcache_new(sp);
 	struct q_jobh *h = q_jobcache_get(cache, id, &err);
 	if (!h)

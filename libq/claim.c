@@ -122,6 +122,10 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 			if (q_chunk_threads(job, v[k].chunk, total_cores) >
 			    free_cores)
 				continue;
+			/* each_worker markers are run by every worker in
+			 * place, never claimed (each.c). */
+			if (q_chunk_each_worker(job, v[k].chunk))
+				continue;
 			q__ready_name(from, sizeof(from), v[k].chunk,
 				      v[k].attempt);
 			snprintf(claim->name, sizeof(claim->name), "%s@%s", from,

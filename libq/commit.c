@@ -193,9 +193,15 @@ static void remove_moved(struct q_jobh *h, uint64_t chunk,
 			(void)q__unlinkat(outfd, moved[i].name, 0);
 }
 
-int q_commit(struct q_jobh *h, struct q_jobcache *cache,
-	     const struct q_claim *claim, const char *worker_id,
-	     struct q_outcome *outcomes, size_t n, struct q_error *err)
+/*
+ * Steps 1-3 publish the record as `dest` in `destfd` (done/<s>/<chunk>
+ * when destfd < 0); steps 4-6 follow when `finish` (not for a worker's
+ * run of an each_worker task, each.c).
+ */
+static int commit(struct q_jobh *h, struct q_jobcache *cache,
+		  const struct q_claim *claim, const char *worker_id,
+		  struct q_outcome *outcomes, size_t n, int destfd,
+		  const char *dest, bool finish, struct q_error *err)
 {
 	struct q_spool *sp = h->sp;
 	struct q_record rec = { 0 };
@@ -267,10 +273,13 @@ int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 				sizeof(tmpname), err)) < 0)
 		goto out_unmove;
 
-	int donefd = q__jobh_shard_fd(h, Q_SHARD_DONE, claim->shard);
+	int donefd = destfd >= 0 ? destfd
+				 : q__jobh_shard_fd(h, Q_SHARD_DONE,
+						    claim->shard);
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)claim->chunk);
 	ret = donefd < 0 ? donefd
-			 : q__publish_first(sp, tmpname, donefd, name);
+			 : q__publish_first(sp, tmpname, donefd,
+					    dest ? dest : name);
 	q__tmp_remove(sp, tmpname);
 	if (ret == -EEXIST) {
 		won = 0;           /* another attempt's record counts */
@@ -287,6 +296,10 @@ int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 		won = 1;
 	}
 
+	if (!finish) {
+		ret = won;
+		goto out;
+	}
 	/* Steps 4 to 6: idempotent clean-up and wake-ups. */
 	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
 	if (claimfd >= 0 &&
@@ -330,6 +343,23 @@ out:
 	q__buf_release(&text);
 	free(moved);
 	return ret;
+}
+
+int q_commit(struct q_jobh *h, struct q_jobcache *cache,
+	     const struct q_claim *claim, const char *worker_id,
+	     struct q_outcome *outcomes, size_t n, struct q_error *err)
+{
+	return commit(h, cache, claim, worker_id, outcomes, n, -1, NULL, true,
+		      err);
+}
+
+int q__commit_to(struct q_jobh *h, struct q_jobcache *cache,
+		 const struct q_claim *claim, const char *worker_id,
+		 struct q_outcome *outcomes, size_t n, int destfd,
+		 const char *dest, struct q_error *err)
+{
+	return commit(h, cache, claim, worker_id, outcomes, n, destfd, dest,
+		      false, err);
 }
 
 int q__finish_chunk_as(struct q_jobh *h, struct q_jobcache *cache,

@@ -85,7 +85,16 @@ int q__finish_chunk_as(struct q_jobh *h, struct q_jobcache *cache,
 		       enum q_state state, const char *reason,
 		       struct q_error *err);
 
+/* commit.c: publish a record as dest in destfd, without finishing the
+ * chunk (no claim removal, countdown or release). */
+int q__commit_to(struct q_jobh *h, struct q_jobcache *cache,
+		 const struct q_claim *claim, const char *worker_id,
+		 struct q_outcome *outcomes, size_t n, int destfd,
+		 const char *dest, struct q_error *err);
+
 /* record.c */
+int q__each_record_read(struct q_jobh *h, int dirfd, const char *name,
+			struct q_record *rec, struct q_error *err);
 int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
 			  size_t i, bool want_err);
 void q__record_stream_name(char *out, size_t size, const struct q_record *rec,

@@ -274,28 +274,13 @@ malformed:
 	return bad(err, where, it.lineno, "malformed line");
 }
 
-int q_record_read(struct q_jobh *h, uint64_t chunk, struct q_record *rec,
-		  struct q_error *err)
+/* Read and check the record `name` in dirfd, for `chunk` of h's job. */
+static int record_read_at(struct q_jobh *h, int fd, const char *name,
+			  uint64_t chunk, const char *where,
+			  struct q_record *rec, struct q_error *err)
 {
-	char name[32], where[512];
 	char *text = NULL;
 	size_t len;
-
-	memset(rec, 0, sizeof(*rec));
-	if (chunk >= h->job->nchunks)
-		return -EINVAL;
-	unsigned s = q_job_shard_of(h->job, chunk);
-	int fd = q__jobh_shard_fd(h, Q_SHARD_DONE, s);
-	if (fd < 0)
-		return fd == -ENOENT ? -ENOENT
-				     : q_error_set(err, Q_ERR_SYSTEM, -fd,
-						   "cannot open job %llu's "
-						   "done/%u",
-						   (unsigned long long)h->job->id,
-						   s);
-	snprintf(name, sizeof(name), "%llu", (unsigned long long)chunk);
-	snprintf(where, sizeof(where), "%s/jobs/%llu/done/%u/%s", h->sp->path,
-		 (unsigned long long)h->job->id, s, name);
 	int ret = q__read_file(fd, name, Q_RECORD_MAX, &text, &len);
 	if (ret == -ENOENT)
 		return ret;
@@ -316,6 +301,57 @@ int q_record_read(struct q_jobh *h, uint64_t chunk, struct q_record *rec,
 	if (ret < 0)
 		q_record_release(rec);
 	return ret;
+}
+
+int q_record_read(struct q_jobh *h, uint64_t chunk, struct q_record *rec,
+		  struct q_error *err)
+{
+	char name[32], where[512];
+
+	memset(rec, 0, sizeof(*rec));
+	if (chunk >= h->job->nchunks)
+		return -EINVAL;
+	unsigned s = q_job_shard_of(h->job, chunk);
+	int fd = q__jobh_shard_fd(h, Q_SHARD_DONE, s);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENOENT
+				     : q_error_set(err, Q_ERR_SYSTEM, -fd,
+						   "cannot open job %llu's "
+						   "done/%u",
+						   (unsigned long long)h->job->id,
+						   s);
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)chunk);
+	snprintf(where, sizeof(where), "%s/jobs/%llu/done/%u/%s", h->sp->path,
+		 (unsigned long long)h->job->id, s, name);
+	return record_read_at(h, fd, name, chunk, where, rec, err);
+}
+
+int q__each_record_read(struct q_jobh *h, int dirfd, const char *name,
+			struct q_record *rec, struct q_error *err)
+{
+	char where[768];
+	memset(rec, 0, sizeof(*rec));
+	/* each/<D>/<worker>: the directory's chunk is in the record; check
+	 * it names an each_worker chunk of this job. */
+	snprintf(where, sizeof(where), "%s/jobs/%llu/each/.../%s", h->sp->path,
+		 (unsigned long long)h->job->id, name);
+	char *text = NULL;
+	size_t len;
+	int ret = q__read_file(dirfd, name, Q_RECORD_MAX, &text, &len);
+	if (ret < 0)
+		return ret == -ENOENT ? ret
+				      : q_error_set(err, Q_ERR_SYSTEM, -ret,
+						    "cannot read '%s'", where);
+	ret = q__record_parse(rec, text, len, where, err);
+	free(text);
+	if (ret < 0)
+		return ret;
+	uint64_t chunk = rec->chunk;
+	q_record_release(rec);
+	if (chunk >= h->job->nchunks)
+		return q_error_set(err, Q_ERR_SYSTEM, 0, "record '%s' is "
+				   "damaged: it describes another chunk", where);
+	return record_read_at(h, dirfd, name, chunk, where, rec, err);
 }
 
 static void stream_file_name(char *out, size_t size,

@@ -392,6 +392,15 @@ static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
 	}
 }
 
+/* Give the chunk back; an each_worker run holds no claim: nothing to
+ * give back, the task stays runnable for this worker. */
+static int hand_back(struct q_run *r, struct q_error *err)
+{
+	if (r->each)
+		return 0;
+	return q_claim_handback(r->h, &r->claim, err);
+}
+
 static void *run_thread(void *arg)
 {
 	struct q_run *r = arg;
@@ -410,7 +419,7 @@ static void *run_thread(void *arg)
 		uint64_t item = first + i;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 			drop_outputs(r, o, count);
-			if (q_claim_handback(r->h, &r->claim, &r->err) < 0)
+			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
 			goto out;
 		}
@@ -441,7 +450,7 @@ static void *run_thread(void *arg)
 					    "cannot create output files in "
 					    "'%s/tmp'",
 					    q_spool_path(r->spool));
-				q_claim_handback(r->h, &r->claim, NULL);
+				hand_back(r, NULL);
 				r->result = ret;
 				goto out;
 			}
@@ -452,7 +461,7 @@ static void *run_thread(void *arg)
 		if (o[i].state == Q_STATE_CANCELLED &&
 		    strcmp(o[i].reason, "stopped by the worker") == 0) {
 			drop_outputs(r, o, count);
-			if (q_claim_handback(r->h, &r->claim, &r->err) < 0)
+			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
 			goto out;
 		}
@@ -466,7 +475,12 @@ static void *run_thread(void *arg)
 		}
 	}
 	__atomic_store_n(&r->phase, Q_RUN_COMMITTING, __ATOMIC_RELEASE);
-	r->result = q_commit(r->h, r->cache, &r->claim, r->worker_id, o, count,
+	if (r->each)
+		r->result = q_each_commit(r->h, r->cache, r->claim.chunk,
+					  r->claim.claimed_ns, r->worker_id,
+					  o, &r->err) < 0 ? -EIO : 1;
+	else
+		r->result = q_commit(r->h, r->cache, &r->claim, r->worker_id, o, count,
 			     &r->err);
 out:
 	free(o);

@@ -25,6 +25,8 @@ struct q_run {
 	unsigned slot;
 	unsigned slots[64];        /* the slots it holds (threads of them) */
 	bool verbose;
+	bool each;                 /* an each_worker run: no claim, its record
+				    * goes through q_each_commit */
 	int notify_fd;             /* write one byte here when finished */
 	/* Requests from the worker, read by the thread. */
 	volatile int stop;         /* stop running items, hand the chunk back */

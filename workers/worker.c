@@ -63,6 +63,7 @@ struct worker {
 	int errors;
 	bool all_finished;
 	int64_t next_repair;
+	int64_t next_each_check;
 	uint64_t *plugged;        /* jobs whose plugins were loaded */
 	size_t nplugged, cap_plugged;
 };
@@ -126,7 +127,7 @@ static int refresh_jobs(struct worker *w)
 }
 
 static int start_run(struct worker *w, struct q_jobh *h,
-		     const struct q_claim *claim)
+		     const struct q_claim *claim, bool each)
 {
 	const struct q_job *job = q_jobh_job(h);
 	unsigned threads = q_chunk_threads(job, claim->chunk, w->cpus.n);
@@ -138,7 +139,8 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	if (!q_cpus_take(&w->cpus, threads, &r->cpus, &r->slot, r->slots)) {
 		/* Cannot happen: the claim checked the fit. Give it back. */
 		struct q_error err = Q_ERROR_INIT;
-		q_claim_handback(h, claim, &err);
+		if (!each)
+			q_claim_handback(h, claim, &err);
 		free(r);
 		return -EAGAIN;
 	}
@@ -149,6 +151,7 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	r->worker_id = w->id;
 	r->threads = threads;
 	r->verbose = w->opt->verbose;
+	r->each = each;
 	r->notify_fd = w->notify[1];
 	uint64_t first, count;
 	q_job_chunk_items(job, claim->chunk, &first, &count);
@@ -156,7 +159,8 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	if (ret < 0) {
 		struct q_error err = Q_ERROR_INIT;
 		q_cpus_give(&w->cpus, r->slots, r->threads);
-		q_claim_handback(h, claim, &err);
+		if (!each)
+			q_claim_handback(h, claim, &err);
 		free(r);
 		return ret;
 	}
@@ -200,6 +204,48 @@ static void ensure_plugins(struct worker *w, struct q_jobh *h)
 	}
 }
 
+/*
+ * each_worker tasks of this job that this worker has not run yet run
+ * first (each.c, note 1): 1 when one started, 0 when none is due, -err.
+ * Tasks it ran but that wait for other workers are checked again now and
+ * then, so a task whose last worker died still finishes.
+ */
+static int run_each_worker_tasks(struct worker *w, struct q_jobh *h)
+{
+	const struct q_job *job = q_jobh_job(h);
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t chunk;
+	bool has_each = false;
+
+	for (size_t i = 0; i < job->ngroups; i++)
+		has_each = has_each || job->groups[i].each_worker;
+	if (!has_each)
+		return 0;
+	if (q_each_pending(h, w->id, &chunk) == 1) {
+		for (size_t i = 0; i < w->nruns; i++)
+			if (w->runs[i]->each && w->runs[i]->h == h &&
+			    w->runs[i]->claim.chunk == chunk)
+				return 0;   /* running it already */
+		if (q_chunk_threads(job, chunk, w->cpus.n) > w->cpus.nfree)
+			return 0;
+		struct q_claim claim = { .chunk = chunk, .attempt = 1 };
+		claim.shard = q_job_shard_of(job, chunk);
+		claim.claimed_ns = (int64_t)time(NULL) * 1000000000;
+		int ret = start_run(w, h, &claim, true);
+		return ret < 0 ? ret : 1;
+	}
+	int64_t now = mono_ns();
+	if (now < w->next_each_check)
+		return 0;
+	w->next_each_check = now + 1000000000;
+	for (size_t i = 0; i < job->ngroups; i++)
+		if (job->groups[i].each_worker &&
+		    q_each_try_finish(h, w->cache, job->groups[i].first_chunk,
+				      w->id, &err) < 0)
+			report(w, &err);
+	return 0;
+}
+
 /* Claim one fitting chunk from the oldest job that has one: 1, 0, -err. */
 static int claim_one(struct worker *w)
 {
@@ -221,6 +267,9 @@ static int claim_one(struct worker *w)
 		any_unfinished = true;
 		ensure_plugins(w, h);
 		struct q_claim claim;
+		int each = run_each_worker_tasks(w, h);
+		if (each != 0)
+			return each;
 		int ret = q_claim_next(h, w->id, w->start_shard, w->cpus.nfree,
 				       w->cpus.n, &claim, &err);
 		if (ret < 0) {
@@ -228,7 +277,7 @@ static int claim_one(struct worker *w)
 			return ret;
 		}
 		if (ret == 1) {
-			ret = start_run(w, h, &claim);
+			ret = start_run(w, h, &claim, false);
 			return ret < 0 ? ret : 1;
 		}
 	}
@@ -419,8 +468,8 @@ static void abandon(struct worker *w, int status)
 {
 	for (size_t i = 0; i < w->nruns; i++) {
 		struct q_run *r = w->runs[i];
-		if (__atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) ==
-		    Q_RUN_RUNNING) {
+		if (!r->each && __atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) ==
+				       Q_RUN_RUNNING) {
 			struct q_error err = Q_ERROR_INIT;
 			if (q_claim_handback(r->h, &r->claim, &err) < 0)
 				report(w, &err);

@@ -47,6 +47,38 @@ job=$("$QSUBMIT" "$T/sincos.yaml" --plugin "$plugin")
 expect_eq "qsubmit + qworker give the same total" "$got" "$("$QCOLLECT" "$job" | tail -1)"
 check "qstatus --dot shows the tree" grep -q '"block" -> "row"' <("$QSTATUS" "$job" --dot)
 
+# Hello on every worker: one result per worker.
+out=$("$QRUN" "$ex/hello.yaml" --workers 2 --quiet --spool "$T/s7")
+expect_eq "hello from each of 2 workers" 2 "$(grep -c '^hello from hello: host' <<< "$out")"
+expect_eq "from two processes" 2 "$(grep -o 'pid [0-9]*' <<< "$out" | sort -u | wc -l)"
+
+# Per-node set-up: each worker runs `setup` before any of its `work`.
+export QSPOOL=$T/s8
+"$QSUBMIT" --name warmup -- true > /dev/null   # make the spool
+start_worker --cpus 1
+start_worker --cpus 1
+two_alive() { [ "$("$QSTATUS" | grep -c ' alive')" = 2 ]; }
+check "two workers registered" wait_for 20 two_alive
+cat > "$T/setup.yaml" <<YAML
+tasks:
+  setup:
+    each_worker: true
+    cmd: 'touch "$T/ready.\$Q_WORKER"'
+  work:
+    array: 0..19
+    cmd: 'test -e "$T/ready.\$Q_WORKER" && echo ok'
+    after: [setup]
+YAML
+job=$("$QSUBMIT" "$T/setup.yaml")
+"$QSTATUS" --wait "$job" > /dev/null
+expect_eq "every work task found its worker's set-up" 0 $?
+expect_eq "set-up ran once per worker" 2 "$(ls "$T"/ready.* | wc -l)"
+expect_eq "qcollect shows both set-up runs and the work" 22 "$("$QCOLLECT" "$job" --json | wc -l)"
+kids=$("$QSUBMIT" --each-worker --kernel hello)
+"$QSTATUS" --wait "$kids" > /dev/null
+expect_eq "--each-worker: one hello per worker" 2 "$("$QCOLLECT" "$kids" | grep -c '^hello from')"
+for p in "${PIDS[@]}"; do kill -TERM "$p"; done
+
 # A failing task makes qrun exit 1 and say why.
 printf 'tasks:\n  bad: {cmd: "exit 3"}\n  after: {cmd: "true", after: [bad]}\n' > "$T/fail.yaml"
 "$QRUN" "$T/fail.yaml" --quiet --spool "$T/s6" 2> "$T/err"

@@ -168,6 +168,30 @@ struct q_repair_report {
 Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_repair_report *report, struct q_error *err);
 
+/*
+ * Tasks that run once on every worker (each_worker, libq/each.c).
+ * q_claim_next never returns their chunks. A worker asks q_each_pending
+ * for one it has not run yet (1 with *chunk_out, or 0), runs it, and
+ * hands the outcome to q_each_commit, which records this worker's run
+ * and, once every live worker has run it, finishes the task (which
+ * releases its dependents). q_each_try_finish repeats that check (a
+ * worker that died no longer counts). q_each_records reads every
+ * worker's run (*out malloc'ed; release each record).
+ */
+Q_EXPORT bool q_chunk_each_worker(const struct q_job *job, uint64_t chunk);
+Q_EXPORT int q_each_pending(struct q_jobh *h, const char *worker_id,
+			    uint64_t *chunk_out);
+Q_EXPORT int q_each_commit(struct q_jobh *h, struct q_jobcache *cache,
+			   uint64_t chunk, int64_t started_ns,
+			   const char *worker_id, struct q_outcome *outcome,
+			   struct q_error *err);
+Q_EXPORT int q_each_try_finish(struct q_jobh *h, struct q_jobcache *cache,
+			       uint64_t chunk, const char *worker_id,
+			       struct q_error *err);
+Q_EXPORT int q_each_records(struct q_jobh *h, uint64_t chunk,
+			    struct q_record **out, size_t *n_out,
+			    struct q_error *err);
+
 /* The output (stdout or kernel result) of one finished item, at most
  * `max` bytes, read into memory (malloc'ed, NUL-terminated). */
 Q_EXPORT int q_item_output(struct q_jobcache *cache, uint64_t job,
