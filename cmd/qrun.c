@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 		q_job_add_plugin(job, real ? real : plugins[i]);
 		free(real);
 	}
-	(void)no_cache;
+	job->no_cache = no_cache;
 	if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
 		q_error_set(&err, Q_ERR_INPUT, errno,
 			    "cannot create output directory '%s'", outdir);

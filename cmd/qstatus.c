@@ -314,14 +314,16 @@ int main(int argc, char **argv)
 			printf(", \"tasks\": %llu, \"counts\": {\"waiting\": "
 			       "%llu, \"ready\": %llu, \"running\": %llu, "
 			       "\"done\": %llu, \"failed\": %llu, "
-			       "\"cancelled\": %llu}, \"state\": \"%s\"",
+			       "\"cancelled\": %llu, \"cached\": %llu}, "
+			       "\"state\": \"%s\"",
 			       (unsigned long long)k.total,
 			       (unsigned long long)k.waiting,
 			       (unsigned long long)k.ready,
 			       (unsigned long long)k.running,
 			       (unsigned long long)k.done,
 			       (unsigned long long)k.failed,
-			       (unsigned long long)k.cancelled, job_state(&k));
+			       (unsigned long long)k.cancelled,
+			       (unsigned long long)k.cached, job_state(&k));
 			if (o.tasks) {
 				struct task_print tp = { stdout, true, true,
 							 job->id };
@@ -343,6 +345,14 @@ int main(int argc, char **argv)
 			if (q_job_for_each_task(h, print_task, &tp, &err) < 0)
 				goto fail;
 		} else {
+			char state[64];
+			if (k.cached)
+				snprintf(state, sizeof(state), "%s (%llu cached)",
+					 job_state(&k),
+					 (unsigned long long)k.cached);
+			else
+				snprintf(state, sizeof(state), "%s",
+					 job_state(&k));
 			printf("%-6llu %-16s %8llu %8llu %8llu %8llu %8llu "
 			       "%8llu %8llu  %s\n",
 			       (unsigned long long)job->id, job->name,
@@ -352,7 +362,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)k.running,
 			       (unsigned long long)k.done,
 			       (unsigned long long)k.failed,
-			       (unsigned long long)k.cancelled, job_state(&k));
+			       (unsigned long long)k.cancelled, state);
 		}
 	}
 	if (o.json) {

@@ -572,6 +572,7 @@ int main(int argc, char **argv)
 	q_spool_close(dep_spool);
 	dep_spool = NULL;
 	record_plugins(&a, job);
+	job->no_cache = a.no_cache;
 	/* Validate the whole job before creating anything. */
 	if (q_job_finalize(job, &err) < 0)
 		goto fail;

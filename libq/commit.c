@@ -201,7 +201,8 @@ static void remove_moved(struct q_jobh *h, uint64_t chunk,
 static int commit(struct q_jobh *h, struct q_jobcache *cache,
 		  const struct q_claim *claim, const char *worker_id,
 		  struct q_outcome *outcomes, size_t n, int destfd,
-		  const char *dest, bool finish, struct q_error *err)
+		  const char *dest, bool finish, uint64_t from_job,
+		  uint64_t from_chunk, struct q_error *err)
 {
 	struct q_spool *sp = h->sp;
 	struct q_record rec = { 0 };
@@ -241,6 +242,7 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 		r->end_ns = o->end_ns;
 		r->slot = o->slot;
 		r->reason = o->reason[0] ? o->reason : NULL;
+		memcpy(r->key, o->key, Q_KEY_HEX);
 		ret = place_stream(h, &rec, i, false, o->out_tmp, &data,
 				   &r->out, &moved[2 * i], &moved_any);
 		if (ret == 0)
@@ -268,6 +270,21 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 	}
 	rec.data = data.data;
 	rec.data_len = data.len;
+	rec.cached_job = from_job;
+	rec.cached_chunk = from_chunk;
+	/* Every item keyed: the chunk's key, for reuse (key.c). */
+	bool keyed = n > 0, all_done = true;
+	for (size_t i = 0; i < n; i++) {
+		keyed = keyed && outcomes[i].key[0];
+		all_done = all_done && outcomes[i].state == Q_STATE_DONE;
+	}
+	if (keyed) {
+		char (*keys)[Q_KEY_HEX] = q__calloc(n, Q_KEY_HEX);
+		for (size_t i = 0; i < n; i++)
+			memcpy(keys[i], outcomes[i].key, Q_KEY_HEX);
+		q__chunk_key(keys, n, rec.chunk_key);
+		free(keys);
+	}
 	q__record_format(&rec, &text);
 	if ((ret = q__tmp_write(sp, "record", text.data, text.len, tmpname,
 				sizeof(tmpname), err)) < 0)
@@ -294,6 +311,10 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 		goto out_unmove;
 	} else {
 		won = 1;
+		/* A result computed here (not reused) indexes the cache. */
+		if (keyed && all_done && finish && !from_job)
+			q__cache_publish(sp, rec.chunk_key, h->job->id,
+					 claim->chunk);
 	}
 
 	if (!finish) {
@@ -350,7 +371,16 @@ int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 	     struct q_outcome *outcomes, size_t n, struct q_error *err)
 {
 	return commit(h, cache, claim, worker_id, outcomes, n, -1, NULL, true,
-		      err);
+		      0, 0, err);
+}
+
+int q__commit_cached(struct q_jobh *h, struct q_jobcache *cache,
+		     const struct q_claim *claim, const char *worker_id,
+		     struct q_outcome *outcomes, size_t n, uint64_t from_job,
+		     uint64_t from_chunk, struct q_error *err)
+{
+	return commit(h, cache, claim, worker_id, outcomes, n, -1, NULL, true,
+		      from_job, from_chunk, err);
 }
 
 int q__commit_to(struct q_jobh *h, struct q_jobcache *cache,
@@ -359,7 +389,7 @@ int q__commit_to(struct q_jobh *h, struct q_jobcache *cache,
 		 const char *dest, struct q_error *err)
 {
 	return commit(h, cache, claim, worker_id, outcomes, n, destfd, dest,
-		      false, err);
+		      false, 0, 0, err);
 }
 
 int q__finish_chunk_as(struct q_jobh *h, struct q_jobcache *cache,

@@ -28,8 +28,10 @@ static int range_failed(struct q_jobh *dh, uint64_t first, uint64_t count,
 	uint64_t c1 = q_job_chunk_of(dh->job, first + count - 1);
 
 	for (uint64_t c = c0; c <= c1; c++) {
-		if (__atomic_load_n(&dh->chunk_health[c], __ATOMIC_RELAXED) ==
-		    HEALTH_ALL_DONE)
+		uint8_t health = __atomic_load_n(&dh->chunk_health[c],
+						 __ATOMIC_RELAXED);
+		/* 3: all done and reused (status.c). */
+		if (health == HEALTH_ALL_DONE || health == 3)
 			continue;
 		struct q_record rec;
 		int ret = q_record_read(dh, c, &rec, err);

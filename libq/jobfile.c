@@ -54,6 +54,8 @@ void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 	q__buf_addstr(b, "spoolq-spec 1\n");
 	for (size_t i = 0; i < job->nplugins; i++)
 		add_str_line(b, "plugin", job->plugins[i]);
+	if (job->no_cache)
+		q__buf_addstr(b, "nocache 1\n");
 	for (size_t i = 0; i < job->ngroups; i++) {
 		const struct q_group *g = &job->groups[i];
 		q__buf_addstr(b, "group ");
@@ -294,6 +296,10 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 			q__grow(&job->barriers, &job->cap_barriers,
 				job->nbarriers + 1, sizeof(*job->barriers));
 			job->barriers[job->nbarriers++] = b;
+			continue;
+		}
+		if (strcmp(key, "nocache") == 0 && n == 2) {
+			job->no_cache = strcmp(tok[1], "1") == 0;
 			continue;
 		}
 		if (strcmp(key, "plugin") == 0 && n == 2) {

@@ -92,6 +92,19 @@ int q__commit_to(struct q_jobh *h, struct q_jobcache *cache,
 		 struct q_outcome *outcomes, size_t n, int destfd,
 		 const char *dest, struct q_error *err);
 
+/* key.c */
+void q__chunk_key(char (*item_keys)[Q_KEY_HEX], size_t n,
+		  char out[Q_KEY_HEX]);
+int q__cache_lookup(struct q_spool *sp, const char *key, uint64_t *job_out,
+		    uint64_t *chunk_out);
+void q__cache_publish(struct q_spool *sp, const char *key, uint64_t job,
+		      uint64_t chunk);
+/* commit.c, for q_cache_reuse: commit marked as reused from job/chunk. */
+int q__commit_cached(struct q_jobh *h, struct q_jobcache *cache,
+		     const struct q_claim *claim, const char *worker_id,
+		     struct q_outcome *outcomes, size_t n, uint64_t from_job,
+		     uint64_t from_chunk, struct q_error *err);
+
 /* record.c */
 int q__each_record_read(struct q_jobh *h, int dirfd, const char *name,
 			struct q_record *rec, struct q_error *err);

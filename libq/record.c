@@ -126,6 +126,17 @@ void q__record_format(const struct q_record *rec, struct q_buf *b)
 			q__buf_addch(b, '-');
 		q__buf_addch(b, '\n');
 	}
+	for (uint64_t i = 0; i < rec->count; i++)
+		if (rec->items[i].key[0])
+			q__buf_printf(b, "key %llu %s\n",
+				      (unsigned long long)rec->items[i].item,
+				      rec->items[i].key);
+	if (rec->chunk_key[0])
+		q__buf_printf(b, "chunkkey %s\n", rec->chunk_key);
+	if (rec->cached_job)
+		q__buf_printf(b, "cached %llu %llu\n",
+			      (unsigned long long)rec->cached_job,
+			      (unsigned long long)rec->cached_chunk);
 	q__buf_printf(b, "data %zu\n", rec->data_len);
 	q__buf_add(b, rec->data, rec->data_len);
 }
@@ -200,6 +211,7 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 		static const struct { const char *key; int ntok; } known[] = {
 			{ "job", 2 },	  { "chunk", 5 },   { "worker", 2 },
 			{ "host", 2 },	  { "claimed", 2 }, { "item", 10 },
+			{ "key", 3 },	  { "chunkkey", 2 }, { "cached", 3 },
 		};
 		for (size_t j = 0; j < Q_ARRAY_SIZE(known); j++)
 			if (strcmp(k, known[j].key) == 0 && n != known[j].ntok)
@@ -228,6 +240,27 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 			*dst = s;
 		} else if (strcmp(k, "claimed") == 0 && n == 2) {
 			if (!q__tok_i64(tok[1], &rec->claimed_ns))
+				goto malformed;
+		} else if (strcmp(k, "key") == 0 || strcmp(k, "chunkkey") == 0) {
+			const char *hex = tok[n - 1];
+			uint64_t kitem = 0;
+			if (strlen(hex) != Q_KEY_HEX - 1 ||
+			    strspn(hex, "0123456789abcdef") != Q_KEY_HEX - 1)
+				goto malformed;
+			if (k[0] == 'c') {
+				memcpy(rec->chunk_key, hex, Q_KEY_HEX);
+			} else {
+				if (!have_chunk || !q__tok_u64(tok[1], &kitem) ||
+				    kitem < rec->first ||
+				    kitem - rec->first >= rec->count)
+					goto malformed;
+				memcpy(rec->items[kitem - rec->first].key, hex,
+				       Q_KEY_HEX);
+			}
+		} else if (strcmp(k, "cached") == 0) {
+			if (!q__tok_u64(tok[1], &rec->cached_job) ||
+			    !q__tok_u64(tok[2], &rec->cached_chunk) ||
+			    rec->cached_job == 0)
 				goto malformed;
 		} else if (strcmp(k, "item") == 0 && n == 10) {
 			if (!have_chunk || nitems >= rec->count)

@@ -170,10 +170,14 @@ static int count_states(struct q_jobh *h, struct q_counts *out,
 				counts->waiting += n;
 			continue;
 		}
-		/* Chunks known to be all done need no second read. */
-		if (__atomic_load_n(&h->chunk_health[c], __ATOMIC_RELAXED) ==
-		    1) {
+		/* Chunks known to be all done need no second read (health
+		 * 1: done; 3: done and reused, counted as cached too). */
+		uint8_t health = __atomic_load_n(&h->chunk_health[c],
+						 __ATOMIC_RELAXED);
+		if (health == 1 || health == 3) {
 			counts->done += n;
+			if (health == 3)
+				counts->cached += n;
 			continue;
 		}
 		struct q_record rec;
@@ -200,7 +204,10 @@ static int count_states(struct q_jobh *h, struct q_counts *out,
 				break;
 			}
 		}
-		__atomic_store_n(&h->chunk_health[c], all_done ? 1 : 2,
+		if (all_done && rec.cached_job)
+			counts->cached += n;
+		__atomic_store_n(&h->chunk_health[c],
+				 all_done ? (rec.cached_job ? 3 : 1) : 2,
 				 __ATOMIC_RELAXED);
 		q_record_release(&rec);
 	}

@@ -8,7 +8,7 @@
 # it prints the exact apt-get line to run and fails.
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev libopenmpi-dev openmpi-bin)
+build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libopenmpi-dev openmpi-bin)
 test_pkgs=(libcriterion-dev python3 util-linux graphviz)
 
 pkgs=("${build_pkgs[@]}")

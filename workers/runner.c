@@ -16,6 +16,9 @@
  *    before it runs and their temporary copies removed just after,
  *    whatever happened (inputfiles.c); an input that cannot be passed
  *    fails the item with the reason, like a command that cannot start.
+ * 5. A chunk of pure tasks whose keys match an earlier result is not
+ *    run: the earlier result is committed as this chunk's (key.c,
+ *    reuse.c). qsubmit --no-cache turns that off for a job.
  *
  * NEEDSWORK: each item creates two temporary files (stdout, stderr) and
  * its commit a third (the record). On the CI VM's ext4 a create right
@@ -392,6 +395,39 @@ static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
 	}
 }
 
+/*
+ * Pure tasks (design note 5): key every item; when all have keys and the
+ * job allows it, an earlier identical result is committed instead of
+ * running. The keys stay in the outcomes either way, so a run records
+ * them and indexes the cache.
+ */
+static bool reuse_earlier_result(struct q_run *r, struct q_outcome *o,
+				 uint64_t first, uint64_t count)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	for (uint64_t i = 0; i < count; i++)
+		if (q_item_key(r->h, r->cache, first + i, o[i].key) != 1)
+			return false;
+	if (job->no_cache)
+		return false;
+	for (uint64_t i = 0; i < count; i++) {
+		o[i].item = first + i;
+		o[i].slot = r->slot;
+	}
+	int ret = q_cache_reuse(r->h, r->cache, &r->claim, r->worker_id, o,
+				count, &r->err);
+	if (ret == 0)
+		return false;
+	r->result = ret;
+	if (r->verbose && ret == 1)
+		fprintf(stderr, "qworker: job %llu chunk %llu: reused an "
+			"earlier result (%llu task%s)\n",
+			(unsigned long long)job->id,
+			(unsigned long long)r->claim.chunk,
+			(unsigned long long)count, count == 1 ? "" : "s");
+	return true;
+}
+
 /* Give the chunk back; an each_worker run holds no claim: nothing to
  * give back, the task stays runnable for this worker. */
 static int hand_back(struct q_run *r, struct q_error *err)
@@ -415,6 +451,8 @@ static void *run_thread(void *arg)
 	if (!o)
 		abort();
 	r->result = 0;
+	if (!r->each && reuse_earlier_result(r, o, first, count))
+		goto out;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t item = first + i;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {

@@ -79,6 +79,23 @@ kids=$("$QSUBMIT" --each-worker --kernel hello)
 expect_eq "--each-worker: one hello per worker" 2 "$("$QCOLLECT" "$kids" | grep -c '^hello from')"
 for p in "${PIDS[@]}"; do kill -TERM "$p"; done
 
+# Pure tasks: the same workflow again reuses every kernel result (the
+# report is a command: not pure, it runs again); --no-cache recomputes;
+# a changed argument changes the keys.
+export QSPOOL=$T/s9
+"$QRUN" "$ex/pi.yaml" --quiet > "$T/pi1"
+"$QRUN" "$ex/pi.yaml" --quiet > "$T/pi2"
+"$QRUN" "$ex/pi.yaml" --quiet --no-cache > "$T/pi3"
+sed 's/samples: 1e7/samples: 2e6/' "$ex/pi.yaml" > "$T/pi-small.yaml"
+"$QRUN" "$T/pi-small.yaml" --quiet > /dev/null
+expect_eq "the same answer from reused results" "$(cat "$T/pi1")" "$(cat "$T/pi2")"
+expect_eq "and recomputed" "$(cat "$T/pi1")" "$(cat "$T/pi3")"
+cached=$("$QSTATUS" --json | python3 -c '
+import json, sys
+print(" ".join(str(j["counts"]["cached"]) for j in json.load(sys.stdin)["jobs"]))')
+expect_eq "cached counts per run (first, again, --no-cache, changed)" "0 65 0 0" "$cached"
+check "qstatus says cached" grep -q "finished (65 cached)" <("$QSTATUS")
+
 # A failing task makes qrun exit 1 and say why.
 printf 'tasks:\n  bad: {cmd: "exit 3"}\n  after: {cmd: "true", after: [bad]}\n' > "$T/fail.yaml"
 "$QRUN" "$T/fail.yaml" --quiet --spool "$T/s6" 2> "$T/err"

@@ -113,6 +113,7 @@ struct q_job {
 	size_t nlines;
 	char **plugins;        /* plugin paths the job's kernels need */
 	size_t nplugins;
+	bool no_cache;         /* run pure tasks even when results exist */
 	size_t cap_groups, cap_barriers;
 };
 

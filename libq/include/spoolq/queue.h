@@ -103,6 +103,7 @@ struct q_outcome {
 	char out_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stdout, or "" */
 	char err_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stderr, or "" */
 	char reason[256];         /* why it failed or was cancelled, or "" */
+	char key[Q_KEY_HEX];      /* a pure task's key (q_item_key), or "" */
 };
 
 /*
@@ -167,6 +168,23 @@ struct q_repair_report {
 };
 Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_repair_report *report, struct q_error *err);
+
+/*
+ * Pure tasks and result reuse (libq/key.c). q_item_key gives a pure
+ * item's key (1), or 0 when the item is not pure or an input is not
+ * done. A worker that has keys for every item of a claimed chunk asks
+ * q_cache_reuse (with the keys in the outcomes): 1 means an earlier
+ * record with the same chunk key was found and committed as this chunk's
+ * result, marked cached, without running anything; 0 means run it (and
+ * q_commit, seeing the keys, records them and publishes the cache
+ * entry).
+ */
+Q_EXPORT int q_item_key(struct q_jobh *h, struct q_jobcache *cache,
+			uint64_t item, char key_out[Q_KEY_HEX]);
+Q_EXPORT int q_cache_reuse(struct q_jobh *h, struct q_jobcache *cache,
+			   const struct q_claim *claim, const char *worker_id,
+			   struct q_outcome *outcomes, size_t n,
+			   struct q_error *err);
 
 /*
  * Tasks that run once on every worker (each_worker, libq/each.c).

@@ -43,6 +43,9 @@ struct q_stream {
 	uint64_t length;
 };
 
+/* A pure task's key: 64 hex digits of SHA-256, and the NUL. */
+#define Q_KEY_HEX 65
+
 struct q_item_record {
 	uint64_t item;
 	enum q_state state;   /* DONE, FAILED or CANCELLED */
@@ -51,6 +54,7 @@ struct q_item_record {
 	unsigned slot;
 	struct q_stream out, err;
 	char *reason;         /* why it failed or was cancelled, or NULL */
+	char key[Q_KEY_HEX];  /* a pure task's key, or "" */
 };
 
 struct q_record {
@@ -64,6 +68,9 @@ struct q_record {
 	struct q_item_record *items;  /* count entries, item order */
 	char *data;                   /* inline bytes */
 	size_t data_len;
+	char chunk_key[Q_KEY_HEX];    /* when every item has a key */
+	uint64_t cached_job;          /* reused from job/chunk, 0: ran */
+	uint64_t cached_chunk;
 };
 
 #define Q_EXIT_NONE (-1000)

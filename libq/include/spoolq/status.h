@@ -22,6 +22,7 @@
 
 struct q_counts {
 	uint64_t waiting, ready, running, done, failed, cancelled;
+	uint64_t cached;      /* of the done ones: reused, not run */
 	uint64_t total;
 };
 
