@@ -17,8 +17,9 @@
  *    winner); if not, we lost the race and move on.
  * 2. A claim reads one shard directory (a few hundred entries at most,
  *    job.c design note 3), never the whole ready set. Workers start at
- *    different shards to spread contention, and take the lowest chunk of
- *    a shard first so a job runs roughly in submission order.
+ *    different shards to spread contention, and take the chunk of the
+ *    highest priority (a task's `priority`), then the lowest chunk of a
+ *    shard, so a job runs roughly in priority and submission order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,17 +35,21 @@
 struct ready_entry {
 	uint64_t chunk;
 	unsigned attempt;
+	int priority;
 };
 
+/* Higher priority first, then the lower chunk (submission order). */
 static int cmp_ready(const void *a, const void *b)
 {
 	const struct ready_entry *x = a, *y = b;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
 	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
-/* List ready entries of one shard (at most `max`), lowest chunk first. */
-static int list_shard(int fd, struct ready_entry **out, size_t *n_out,
-		      size_t max)
+/* List ready entries of one shard (at most `max`) in claim order. */
+static int list_shard(const struct q_job *job, int fd,
+		      struct ready_entry **out, size_t *n_out, size_t max)
 {
 	DIR *d = q__opendir_at(fd, NULL);
 	if (!d)
@@ -57,6 +62,8 @@ static int list_shard(int fd, struct ready_entry **out, size_t *n_out,
 		/* Anything else (dot files, junk) is not a ready chunk. */
 		if (!q__parse_ready_name(de->d_name, &e.chunk, &e.attempt))
 			continue;
+		const struct q_group *g = q__job_group_of_chunk(job, e.chunk);
+		e.priority = g ? g->priority : 0;
 		q__grow(&v, &cap, n + 1, sizeof(*v));
 		v[n++] = e;
 	}
@@ -106,7 +113,7 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 		}
 		struct ready_entry *v = NULL;
 		size_t n = 0;
-		int ret = list_shard(readyfd, &v, &n, 4096);
+		int ret = list_shard(job, readyfd, &v, &n, 4096);
 		if (ret < 0) {
 			q__jobh_where(h, "ready", where, sizeof(where));
 			return q_error_set(err, Q_ERR_SYSTEM, -ret,

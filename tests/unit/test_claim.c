@@ -207,3 +207,27 @@ Test(claim, junk_in_ready_is_never_claimed)
 	cr_assert_eq(q_claim_next(h, "w.1.000001", 0, 1, 1, &claim, &err), 0);
 	tspool_fini(&t);
 }
+
+Test(claim, higher_priority_first)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_job *job = q_job_new("prio");
+	const int prio[] = { 0, 5, -3, 5 };
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "t%d", i);
+		struct q_group *g = q_job_add_group(job, name, Q_TASK_COMMAND);
+		q_group_add_argv(g, "true");
+		g->priority = prio[i];
+	}
+	uint64_t id = tsubmit(&t, job);
+	const uint64_t order[] = { 1, 3, 0, 2 };
+	for (int i = 0; i < 4; i++) {
+		struct q_claim c;
+		tclaim(&t, id, &c);
+		cr_assert_eq(c.chunk, order[i], "claim %d got chunk %llu", i,
+			     (unsigned long long)c.chunk);
+	}
+	tspool_fini(&t);
+}
