@@ -51,6 +51,16 @@ static void hash_text(const char *text, size_t len, char out[Q_KEY_HEX])
 	to_hex(d, sizeof(d), out);
 }
 
+/* Add the rest of fd's bytes to the hash; 0 or -EIO. */
+static int hash_fd(struct sha256_ctx *c, int fd)
+{
+	uint8_t buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		sha256_update(c, (size_t)n, buf);
+	return n < 0 ? -EIO : 0;
+}
+
 /* SHA-256 of a file's content, "" when unreadable. Plugins are hashed
  * once per path per process. */
 static int hash_file(const char *path, char out[Q_KEY_HEX])
@@ -66,14 +76,12 @@ static int hash_file(const char *path, char out[Q_KEY_HEX])
 	if (fd < 0)
 		return -errno;
 	struct sha256_ctx c;
-	uint8_t buf[65536], d[SHA256_DIGEST_SIZE];
-	ssize_t n;
+	uint8_t d[SHA256_DIGEST_SIZE];
 	sha256_init(&c);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		sha256_update(&c, (size_t)n, buf);
+	int ret = hash_fd(&c, fd);
 	close(fd);
-	if (n < 0)
-		return -EIO;
+	if (ret < 0)
+		return ret;
 	sha256_digest(&c, sizeof(d), d);
 	to_hex(d, sizeof(d), out);
 	if (nseen < Q_ARRAY_SIZE(seen)) {
@@ -99,13 +107,10 @@ static int hash_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 		int fd = q__record_stream_file(h, rec, i, false);
 		if (fd < 0)
 			return fd;
-		uint8_t buf[65536];
-		ssize_t n;
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			sha256_update(&c, (size_t)n, buf);
+		int ret = hash_fd(&c, fd);
 		close(fd);
-		if (n < 0)
-			return -EIO;
+		if (ret < 0)
+			return ret;
 	}
 	sha256_digest(&c, sizeof(d), d);
 	to_hex(d, sizeof(d), out);

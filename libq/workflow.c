@@ -37,12 +37,17 @@
 /* Task definitions per workflow (arrays count once). */
 #define Q_WF_MAX_DEFINITIONS 1000000
 
-struct defaults {
+/* The settings a task takes from `defaults:` and may override. */
+struct settings {
 	unsigned threads, retries;
 	double timeout_s;
 	int priority;
 	int pure;               /* -1: by kind */
 	uint64_t chunk;
+};
+
+struct defaults {
+	struct settings set;
 	const struct q_ynode *env;
 	const struct q_ynode *cwd;
 };
@@ -226,6 +231,45 @@ static int parse_env(struct wf *w, const struct q_ynode *env,
 	return 0;
 }
 
+/* One of the settings keys: 1 when `key` is one (and was read), 0 when
+ * it is not, <0 on a bad value. */
+static int parse_setting(struct wf *w, const char *key,
+			 const struct q_ynode *n, struct settings *set)
+{
+	long long v;
+	int ret;
+	bool b;
+
+	if (strcmp(key, "threads") == 0) {
+		if ((ret = get_int(w, n, "threads", 1, Q_MAX_THREADS, &v)) < 0)
+			return ret;
+		set->threads = (unsigned)v;
+	} else if (strcmp(key, "retries") == 0) {
+		if ((ret = get_int(w, n, "retries", 0, 1000, &v)) < 0)
+			return ret;
+		set->retries = (unsigned)v;
+	} else if (strcmp(key, "timeout") == 0) {
+		if ((ret = get_duration(w, n, "timeout", &set->timeout_s)) < 0)
+			return ret;
+	} else if (strcmp(key, "priority") == 0) {
+		if ((ret = get_int(w, n, "priority", -1000000, 1000000,
+				   &v)) < 0)
+			return ret;
+		set->priority = (int)v;
+	} else if (strcmp(key, "pure") == 0) {
+		if ((ret = get_bool(w, n, "pure", &b)) < 0)
+			return ret;
+		set->pure = b;
+	} else if (strcmp(key, "chunk") == 0) {
+		if ((ret = get_int(w, n, "chunk", 1, 65536, &v)) < 0)
+			return ret;
+		set->chunk = (uint64_t)v;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static const char *const common_keys[] = {
 	"threads", "retries", "timeout", "priority", "env", "cwd", "pure",
 	"chunk",
@@ -235,7 +279,6 @@ static int parse_defaults(struct wf *w, const struct q_ynode *m,
 			  struct defaults *d)
 {
 	const char *allowed[Q_ARRAY_SIZE(common_keys) + 1];
-	long long v;
 	int ret;
 
 	for (size_t i = 0; i < Q_ARRAY_SIZE(common_keys); i++)
@@ -247,34 +290,11 @@ static int parse_defaults(struct wf *w, const struct q_ynode *m,
 	for (size_t i = 0; i < m->n; i += 2) {
 		const char *k = m->items[i]->value;
 		const struct q_ynode *n = m->items[i + 1];
-		if (strcmp(k, "threads") == 0) {
-			if ((ret = get_int(w, n, "threads", 1, Q_MAX_THREADS,
-					   &v)) < 0)
-				return ret;
-			d->threads = (unsigned)v;
-		} else if (strcmp(k, "retries") == 0) {
-			if ((ret = get_int(w, n, "retries", 0, 1000, &v)) < 0)
-				return ret;
-			d->retries = (unsigned)v;
-		} else if (strcmp(k, "timeout") == 0) {
-			if ((ret = get_duration(w, n, "timeout",
-						&d->timeout_s)) < 0)
-				return ret;
-		} else if (strcmp(k, "priority") == 0) {
-			if ((ret = get_int(w, n, "priority", -1000000,
-					   1000000, &v)) < 0)
-				return ret;
-			d->priority = (int)v;
-		} else if (strcmp(k, "pure") == 0) {
-			bool b;
-			if ((ret = get_bool(w, n, "pure", &b)) < 0)
-				return ret;
-			d->pure = b;
-		} else if (strcmp(k, "chunk") == 0) {
-			if ((ret = get_int(w, n, "chunk", 1, 65536, &v)) < 0)
-				return ret;
-			d->chunk = (uint64_t)v;
-		} else if (strcmp(k, "env") == 0) {
+		if ((ret = parse_setting(w, k, n, &d->set)) < 0)
+			return ret;
+		if (ret == 1)
+			continue;
+		if (strcmp(k, "env") == 0) {
 			if ((ret = want_map(w, n, "env")) < 0)
 				return ret;
 			d->env = n;
@@ -338,7 +358,6 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 		      const struct q_ynode *m, const struct defaults *d)
 {
 	char where[Q_NAME_MAX + 32];
-	long long v;
 	int ret;
 	struct q_error nerr = Q_ERROR_INIT;
 
@@ -369,13 +388,7 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 					sizeof(*w->task_after));
 	w->task_keys[gi] = key;
 	w->task_after[gi] = lookup(m, "after");
-	g->threads = d->threads;
-	g->retries = d->retries;
-	g->timeout_s = d->timeout_s;
-	g->priority = d->priority;
-	g->chunk_size = d->chunk;
-	if (d->pure >= 0)
-		g->pure = d->pure;
+	struct settings set = d->set;
 
 	if (kernel) {
 		if ((ret = want_scalar(w, kernel, "kernel")) < 0)
@@ -439,35 +452,13 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 		} else if (strcmp(k, "array") == 0) {
 			if ((ret = parse_array(w, n, g)) < 0)
 				return ret;
-		} else if (strcmp(k, "threads") == 0) {
-			if ((ret = get_int(w, n, "threads", 1, Q_MAX_THREADS,
-					   &v)) < 0)
-				return ret;
-			g->threads = (unsigned)v;
-		} else if (strcmp(k, "retries") == 0) {
-			if ((ret = get_int(w, n, "retries", 0, 1000, &v)) < 0)
-				return ret;
-			g->retries = (unsigned)v;
-		} else if (strcmp(k, "timeout") == 0) {
-			if ((ret = get_duration(w, n, "timeout",
-						&g->timeout_s)) < 0)
-				return ret;
-		} else if (strcmp(k, "priority") == 0) {
-			if ((ret = get_int(w, n, "priority", -1000000, 1000000,
-					   &v)) < 0)
-				return ret;
-			g->priority = (int)v;
-		} else if (strcmp(k, "pure") == 0) {
-			if ((ret = get_bool(w, n, "pure", &g->pure)) < 0)
+		} else if ((ret = parse_setting(w, k, n, &set)) != 0) {
+			if (ret < 0)
 				return ret;
 		} else if (strcmp(k, "each_worker") == 0) {
 			if ((ret = get_bool(w, n, "each_worker",
 					    &g->each_worker)) < 0)
 				return ret;
-		} else if (strcmp(k, "chunk") == 0) {
-			if ((ret = get_int(w, n, "chunk", 1, 65536, &v)) < 0)
-				return ret;
-			g->chunk_size = (uint64_t)v;
 		} else if (strcmp(k, "env") == 0) {
 			if (d->env && (ret = parse_env(w, d->env, g)) < 0)
 				return ret;
@@ -484,6 +475,13 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 					    "a list of them, not a mapping");
 		}
 	}
+	g->threads = set.threads;
+	g->retries = set.retries;
+	g->timeout_s = set.timeout_s;
+	g->priority = set.priority;
+	g->chunk_size = set.chunk;
+	if (set.pure >= 0)
+		g->pure = set.pure;
 	if (!lookup(m, "env") && d->env && (ret = parse_env(w, d->env, g)) < 0)
 		return ret;
 	if (!g->cwd && d->cwd)
@@ -881,7 +879,7 @@ static int load_doc(struct wf *w, const struct q_ydoc *doc,
 		    struct q_workflow_info *info)
 {
 	const struct q_ynode *root = doc->root;
-	struct defaults d = { .threads = 1, .pure = -1 };
+	struct defaults d = { .set = { .threads = 1, .pure = -1 } };
 	int ret;
 
 	if (!root)
