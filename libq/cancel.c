@@ -303,8 +303,10 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 				q_job_chunk_items(job, c, &first, &n);
 				if (!covered(all, set, nset, first, n))
 					continue;
-				char from[48];
-				q__ready_name(from, sizeof(from), c, a);
+				char from[64];
+				if (strlen(de->d_name) >= sizeof(from))
+					continue;
+				snprintf(from, sizeof(from), "%s", de->d_name);
 				claim.chunk = c;
 				claim.attempt = a;
 				claim.shard = s;

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobh_internal.h"
@@ -36,6 +37,8 @@ struct ready_entry {
 	uint64_t chunk;
 	unsigned attempt;
 	int priority;
+	int64_t not_before;     /* a retry's back-off: unix seconds, or 0 */
+	char name[64];          /* the entry as it is in ready/ */
 };
 
 /* Higher priority first, then the lower chunk (submission order). */
@@ -60,8 +63,11 @@ static int list_shard(const struct q_job *job, int fd,
 	while ((de = readdir(d)) != NULL && n < max) {
 		struct ready_entry e;
 		/* Anything else (dot files, junk) is not a ready chunk. */
-		if (!q__parse_ready_name(de->d_name, &e.chunk, &e.attempt))
+		if (strlen(de->d_name) >= sizeof(e.name) ||
+		    !q__parse_ready_full(de->d_name, &e.chunk, &e.attempt,
+					 &e.not_before))
 			continue;
+		strcpy(e.name, de->d_name);
 		const struct q_group *g = q__job_group_of_chunk(job, e.chunk);
 		e.priority = g ? g->priority : 0;
 		q__grow(&v, &cap, n + 1, sizeof(*v));
@@ -120,7 +126,7 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 					   "cannot read '%s/%u'", where, s);
 		}
 		for (size_t k = 0; k < n; k++) {
-			char from[48];
+			char from[64];
 			/* Entries in the wrong shard or beyond the job are
 			 * junk: never claim them. */
 			if (v[k].chunk >= job->nchunks ||
@@ -133,8 +139,11 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 			 * place, never claimed (each.c). */
 			if (q_chunk_each_worker(job, v[k].chunk))
 				continue;
-			q__ready_name(from, sizeof(from), v[k].chunk,
-				      v[k].attempt);
+			/* A retry waits out its back-off (a hint: judged by
+			 * this node's clock, which only shifts when it runs). */
+			if (v[k].not_before && v[k].not_before > time(NULL))
+				continue;
+			snprintf(from, sizeof(from), "%s", v[k].name);
 			snprintf(claim->name, sizeof(claim->name), "%s@%s", from,
 				 worker_id);
 			if (q__renameat(readyfd, from, claimfd, claim->name) !=

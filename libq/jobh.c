@@ -162,11 +162,29 @@ static bool parse_chunk_attempt(const char *name, const char **end,
 	return true;
 }
 
+bool q__parse_ready_full(const char *name, uint64_t *chunk,
+			 unsigned *attempt, int64_t *not_before)
+{
+	const char *end;
+	uint64_t t = 0;
+	if (!parse_chunk_attempt(name, &end, chunk, attempt))
+		return false;
+	/* A retry waiting out its back-off: <chunk>.a<N>.n<unix seconds>. */
+	if (end[0] == '.' && end[1] == 'n') {
+		if (!q__parse_u64(end + 2, &end, &t) || t > INT64_MAX / 2)
+			return false;
+	}
+	if (*end != '\0')
+		return false;
+	if (not_before)
+		*not_before = (int64_t)t;
+	return true;
+}
+
 bool q__parse_ready_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt)
 {
-	const char *end;
-	return parse_chunk_attempt(name, &end, chunk, attempt) && *end == '\0';
+	return q__parse_ready_full(name, chunk, attempt, NULL);
 }
 
 bool q__parse_claim_name(const char *name, uint64_t *chunk,

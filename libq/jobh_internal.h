@@ -44,6 +44,9 @@ void q__jobh_where(const struct q_jobh *h, const char *rel, char *out,
 void q__ready_name(char *out, size_t size, uint64_t chunk, unsigned attempt);
 bool q__parse_ready_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt);
+/* The same, with the not-before time of a retry (0 when none). */
+bool q__parse_ready_full(const char *name, uint64_t *chunk,
+			 unsigned *attempt, int64_t *not_before);
 /* <chunk>.a<attempt>@<worker> */
 bool q__parse_claim_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt, const char **worker);

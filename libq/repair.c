@@ -13,10 +13,13 @@
  *   3. removes claims of chunks that have a record (the committer died
  *      after publishing it), and counts such chunks off todo/;
  *
+ *   0. first, requeues the claims of workers whose lease expired (or
+ *      fails them past their last attempt: lease.c);
+ *
  * Each step is an operation that is harmless when already done, so the
- * sweep never runs a task twice and can run at any time, from any number
- * of processes at once. It does not touch claims of live work: requeuing
- * the claims of dead workers is lease expiry (docs/spool-format.md).
+ * sweep can run at any time, from any number of processes at once. It
+ * never touches the claims of live workers, so it never makes a task run
+ * twice unless its worker died (or stopped heartbeating for a lease).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -209,6 +212,14 @@ int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 
 	if (!rep)
 		rep = &local;
+	/* Claims of dead workers go back to ready (or fail) first. */
+	char id[Q_WORKER_ID_MAX], reclaimer[Q_WORKER_ID_MAX + 8];
+	q_worker_id_make(id, sizeof(id));
+	snprintf(reclaimer, sizeof(reclaimer), "%.*s.repair",
+		 Q_WORKER_ID_MAX - 8, id);
+	if ((ret = q_reclaim_expired(h, cache, reclaimer, &rep->reclaimed,
+				     err)) < 0)
+		return ret;
 	if ((ret = sweep_finished_claims(h, cache, rep)) == 0 &&
 	    (ret = sweep_barriers(h, cache)) == 0)
 		ret = sweep_waiters(h, cache, rep);

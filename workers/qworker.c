@@ -26,6 +26,9 @@ static const char usage[] =
 	"  --max-tasks N        stop claiming after N tasks\n"
 	"  --grace SECONDS      on SIGTERM, running tasks get this long to\n"
 	"                       finish before they are handed back (default 10)\n"
+	"  --lease SECONDS      other workers requeue this worker's tasks when\n"
+	"                       its heartbeat (every lease/4) is older than this\n"
+	"                       (default 60)\n"
 	"  --plugin PATH        load user kernels from the plugin PATH, a .so\n"
 	"                       built with Q_PLUGIN (repeatable; see\n"
 	"                       docs/kernels.md)\n"
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
 		{ "exit-when-idle", optional_argument, NULL, 'e' },
 		{ "max-tasks", required_argument, NULL, 'm' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "lease", required_argument, NULL, 'l' },
 		{ "plugin", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -84,6 +88,18 @@ int main(int argc, char **argv)
 					  &opt.grace_seconds) < 0)
 				return 2;
 			break;
+		case 'l': {
+			double lease;
+			if (q_cli_seconds(&cli, "--lease", optarg, &lease) < 0)
+				return 2;
+			if (lease < 1) {
+				q_cli_usage_error(&cli, "--lease needs at least "
+						  "1 second, got '%s'", optarg);
+				return 2;
+			}
+			opt.lease_seconds = (unsigned)(lease + 0.5);
+			break;
+		}
 		case 'v':
 			opt.verbose = true;
 			break;

@@ -174,6 +174,8 @@ struct watch {
 	uint64_t item;
 	int64_t next_cancel_check;
 	bool cancelled;
+	int64_t deadline;       /* monotonic; 0: no timeout */
+	bool timed_out;
 };
 
 static bool should_stop(void *ctx)
@@ -182,6 +184,10 @@ static bool should_stop(void *ctx)
 	if (__atomic_load_n(&w->r->stop, __ATOMIC_RELAXED))
 		return true;
 	int64_t now = mono_ns();
+	if (w->deadline && now >= w->deadline) {
+		w->timed_out = true;
+		return true;
+	}
 	if (now >= w->next_cancel_check) {
 		w->next_cancel_check = now + 500000000;
 		if (q_cancel_check(w->r->h, w->item)) {
@@ -293,12 +299,17 @@ static void run_command(struct q_run *r, const struct q_group *g,
 	inputs_env = q_input_files_env(&in);
 	build_env(r, g, item, index, inputs_env, &env);
 	struct q_command cmd = { argv, env.v, g->cwd, out_fd, err_fd };
-	struct watch w = { r, item, 0, false };
+	struct watch w = { r, item, 0, false, 0, false };
+	if (g->timeout_s > 0)
+		w.deadline = mono_ns() + (int64_t)(g->timeout_s * 1e9);
 	struct q_command_result res;
 	q_command_run(&cmd, should_stop, &w, &res);
 
 	o->exit_code = res.exit_code;
-	if (res.stopped && w.cancelled) {
+	if (res.stopped && w.timed_out) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "timed out after %g s", g->timeout_s);
+	} else if (res.stopped && w.cancelled) {
 		o->state = Q_STATE_CANCELLED;
 		set_reason(o, "cancelled by qcancel while running");
 	} else if (res.stopped) {
@@ -341,11 +352,22 @@ static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
 	struct q_ctx *ctx = q_ctx_new(r->h, r->cache, item, r->threads, out_fd,
 				      err_fd, &r->cancel_flag);
 	omp_set_num_threads((int)r->threads);
+	/* The worker's main loop raises cancel_flag at the deadline. */
+	__atomic_store_n(&r->timed_out, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->deadline, g->timeout_s > 0
+				? mono_ns() + (int64_t)(g->timeout_s * 1e9) : 0,
+			 __ATOMIC_RELAXED);
 	int rc = k->run(ctx);
+	__atomic_store_n(&r->deadline, 0, __ATOMIC_RELAXED);
 	int fin = q_ctx_finish(ctx);
 	q_ctx_release(ctx);
 	o->exit_code = rc;
-	if (__atomic_load_n(&r->cancel_flag, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&r->timed_out, __ATOMIC_RELAXED)) {
+		o->state = Q_STATE_FAILED;
+		set_reason(o, "timed out after %g s", g->timeout_s);
+		/* The next item starts with a clear flag. */
+		__atomic_store_n(&r->cancel_flag, 0, __ATOMIC_RELAXED);
+	} else if (__atomic_load_n(&r->cancel_flag, __ATOMIC_RELAXED)) {
 		o->state = Q_STATE_CANCELLED;
 		set_reason(o, __atomic_load_n(&r->stop, __ATOMIC_RELAXED)
 				      ? "stopped by the worker"
@@ -425,6 +447,36 @@ static bool reuse_earlier_result(struct q_run *r, struct q_outcome *o,
 			(unsigned long long)job->id,
 			(unsigned long long)r->claim.chunk,
 			(unsigned long long)count, count == 1 ? "" : "s");
+	return true;
+}
+
+/*
+ * A failed item with attempts left (its task's retries): the chunk goes
+ * back to the queue as the next attempt after a back-off of 1, 2, 4, ...
+ * seconds (at most 5 minutes), instead of being recorded as failed.
+ */
+static bool retry_if_failed(struct q_run *r, struct q_outcome *o,
+			    uint64_t count)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	unsigned max = q_chunk_max_attempts(job, r->claim.chunk);
+	const char *why = NULL;
+	for (uint64_t i = 0; i < count; i++)
+		if (o[i].state == Q_STATE_FAILED && !why)
+			why = o[i].reason;
+	if (!why || r->claim.attempt >= max)
+		return false;
+	unsigned shift = r->claim.attempt - 1 < 9 ? r->claim.attempt - 1 : 9;
+	double delay = (double)(1u << shift);
+	if (delay > 300)
+		delay = 300;
+	fprintf(stderr, "qworker: job %llu chunk %llu: attempt %u of %u "
+		"failed (%s); again in %.0f s\n", (unsigned long long)job->id,
+		(unsigned long long)r->claim.chunk, r->claim.attempt, max, why,
+		delay);
+	drop_outputs(r, o, count);
+	if (q_claim_retry(r->h, &r->claim, delay, &r->err) < 0)
+		r->result = -EIO;
 	return true;
 }
 
@@ -512,6 +564,8 @@ static void *run_thread(void *arg)
 				(double)(o[i].end_ns - o[i].start_ns) / 1e9);
 		}
 	}
+	if (!r->each && retry_if_failed(r, o, count))
+		goto out;
 	__atomic_store_n(&r->phase, Q_RUN_COMMITTING, __ATOMIC_RELEASE);
 	if (r->each)
 		r->result = q_each_commit(r->h, r->cache, r->claim.chunk,

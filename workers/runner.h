@@ -39,6 +39,8 @@ struct q_run {
 	struct q_error err;
 	pthread_t thread;
 	int cancel_flag;           /* what kernels see through their context */
+	volatile int64_t deadline; /* a kernel's timeout, monotonic ns; 0 */
+	volatile int timed_out;    /* set with cancel_flag at the deadline */
 };
 
 /* Start the chunk's thread. 0 or -errno. */

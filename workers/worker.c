@@ -310,11 +310,19 @@ static void reap_runs(struct worker *w)
 	}
 }
 
-/* Running kernels see a cancel through their context's flag. */
+/* Running kernels see a cancel, or their timeout, through their
+ * context's flag. */
 static void propagate_cancels(struct worker *w)
 {
+	int64_t now = mono_ns();
 	for (size_t i = 0; i < w->nruns; i++) {
 		struct q_run *r = w->runs[i];
+		int64_t deadline = __atomic_load_n(&r->deadline,
+						   __ATOMIC_RELAXED);
+		if (deadline && now >= deadline && !r->timed_out) {
+			__atomic_store_n(&r->timed_out, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&r->cancel_flag, 1, __ATOMIC_RELAXED);
+		}
 		uint64_t item = __atomic_load_n(&r->current_item,
 						__ATOMIC_RELAXED);
 		if (!r->cancel_flag && q_cancel_check(r->h, item))
@@ -332,7 +340,9 @@ static void repair_sweep(struct worker *w)
 	int64_t now = mono_ns();
 	if (now < w->next_repair)
 		return;
-	w->next_repair = now + REPAIR_EVERY_NS;
+	/* Often enough to notice an expired lease soon after it expires. */
+	int64_t every = (int64_t)w->opt->lease_seconds * 1000000000 / 2;
+	w->next_repair = now + (every < REPAIR_EVERY_NS ? every : REPAIR_EVERY_NS);
 	for (size_t i = 0; i < w->nactive; i++) {
 		struct q_error err = Q_ERROR_INIT;
 		struct q_jobh *h = q_jobcache_get(w->cache, w->active[i], &err);

@@ -88,6 +88,23 @@ Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
 Q_EXPORT unsigned q_chunk_threads(const struct q_job *job, uint64_t chunk,
 				  unsigned total_cores);
 
+/*
+ * Attempts (libq/lease.c). A chunk may be claimed q_chunk_max_attempts
+ * times (its task's retries + 1). q_claim_retry requeues a claimed chunk
+ * after a failure as attempt N+1, claimable after `delay_s` seconds.
+ * q_reclaim_expired requeues (or, past the last attempt, fails) the
+ * claims of workers whose lease expired, judged by the file server's
+ * clock; *reclaimed_out counts them. A late result from the presumed-dead
+ * worker never replaces the one that counts (records are first-wins).
+ */
+Q_EXPORT unsigned q_chunk_max_attempts(const struct q_job *job,
+				       uint64_t chunk);
+Q_EXPORT int q_claim_retry(struct q_jobh *h, const struct q_claim *claim,
+			   double delay_s, struct q_error *err);
+Q_EXPORT int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
+			       const char *reclaimer_id,
+			       uint64_t *reclaimed_out, struct q_error *err);
+
 /* Give a claimed chunk back, unstarted or interrupted: it becomes ready
  * again with the same attempt number. */
 Q_EXPORT int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
@@ -165,6 +182,7 @@ struct q_repair_report {
 	uint64_t promoted;        /* empty wait directories promoted */
 	uint64_t claims_removed;  /* claims left behind a record */
 	uint64_t counted_off;     /* todo entries left behind a record */
+	uint64_t reclaimed;       /* claims of workers whose lease expired */
 };
 Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_repair_report *report, struct q_error *err);
