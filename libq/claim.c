@@ -170,10 +170,10 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 	return 0;
 }
 
-int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
-		     struct q_error *err)
+int q__claim_requeue(struct q_jobh *h, const struct q_claim *claim,
+		      const char *ready, struct q_error *err)
 {
-	char ready[48], where[512];
+	char where[512];
 	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
 	int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, claim->shard);
 	if (claimfd < 0 || readyfd < 0)
@@ -181,15 +181,23 @@ int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
 				   claimfd < 0 ? -claimfd : -readyfd,
 				   "cannot open job %llu's shard %u",
 				   (unsigned long long)h->job->id, claim->shard);
-	q__ready_name(ready, sizeof(ready), claim->chunk, claim->attempt);
 	if (q__renameat(claimfd, claim->name, readyfd, ready) != 0) {
 		struct stat st;
+		/* It happened after all (an NFS retransmit)? */
 		if (fstatat(readyfd, ready, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return 0;
 		q__jobh_where(h, "claim", where, sizeof(where));
 		return q_error_set(err, Q_ERR_SYSTEM, errno,
-				   "cannot hand back '%s/%u/%s'", where,
-				   claim->shard, claim->name);
+				   "cannot requeue '%s/%u/%s' as '%s'", where,
+				   claim->shard, claim->name, ready);
 	}
 	return 0;
+}
+
+int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
+		     struct q_error *err)
+{
+	char ready[48];
+	q__ready_name(ready, sizeof(ready), claim->chunk, claim->attempt);
+	return q__claim_requeue(h, claim, ready, err);
 }

@@ -51,6 +51,11 @@ bool q__parse_ready_full(const char *name, uint64_t *chunk,
 bool q__parse_claim_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt, const char **worker);
 
+/* claim.c: rename a claim back into ready/ as `ready` (hand-back or the
+ * next attempt), resolving an ambiguous rename by looking. */
+int q__claim_requeue(struct q_jobh *h, const struct q_claim *claim,
+		     const char *ready, struct q_error *err);
+
 /* Does the chunk have a record? 1 yes, 0 no, -errno. */
 int q__chunk_has_record(struct q_jobh *h, uint64_t chunk);
 

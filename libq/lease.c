@@ -63,29 +63,12 @@ int q_claim_retry(struct q_jobh *h, const struct q_claim *claim,
 		  double delay_s, struct q_error *err)
 {
 	char ready[64];
-	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
-	int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, claim->shard);
-	if (claimfd < 0 || readyfd < 0)
-		return q_error_set(err, Q_ERR_SYSTEM,
-				   claimfd < 0 ? -claimfd : -readyfd,
-				   "cannot open job %llu's shard %u",
-				   (unsigned long long)h->job->id, claim->shard);
 	int n = snprintf(ready, sizeof(ready), "%llu.a%u",
 			 (unsigned long long)claim->chunk, claim->attempt + 1);
 	if (delay_s > 0)
 		snprintf(ready + n, sizeof(ready) - (size_t)n, ".n%lld",
 			 (long long)(time(NULL) + (time_t)(delay_s + 0.5)));
-	if (q__renameat(claimfd, claim->name, readyfd, ready) != 0) {
-		struct stat st;
-		if (fstatat(readyfd, ready, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			return 0;   /* it happened (NFS retransmit) */
-		return q_error_set(err, Q_ERR_SYSTEM, errno,
-				   "cannot requeue chunk %llu of job %llu for "
-				   "attempt %u", (unsigned long long)claim->chunk,
-				   (unsigned long long)h->job->id,
-				   claim->attempt + 1);
-	}
-	return 0;
+	return q__claim_requeue(h, claim, ready, err);
 }
 
 static int64_t mtime_ns(const struct stat *st)
