@@ -135,3 +135,40 @@ int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,
 	*out = v * mult;
 	return 0;
 }
+
+static int write_stream(struct q_jobh *h, const struct q_record *rec, size_t i,
+			bool want_err, const char *path, struct q_error *err)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot create '%s'", path);
+	int ret = q_record_output(h, rec, i, want_err, f, err);
+	if (fclose(f) != 0 && ret == 0)
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno, "cannot write '%s'",
+				  path);
+	return ret;
+}
+
+int q_cli_write_output(struct q_jobh *h, const struct q_record *rec,
+		       size_t i, const char *dir, struct q_error *err)
+{
+	const struct q_job *job = q_jobh_job(h);
+	uint64_t item = rec->items[i].item;
+	const struct q_group *g = q_job_group_of(job, item);
+	char stem[4096];
+	if (g->array || g->kind == Q_TASK_LINES)
+		snprintf(stem, sizeof(stem), "%s/%s.%lld", dir, g->name,
+			 (long long)q_job_index_of(job, item));
+	else
+		snprintf(stem, sizeof(stem), "%s/%s", dir, g->name);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s.out", stem);
+	int ret = write_stream(h, rec, i, false, path, err);
+	const struct q_stream *e = &rec->items[i].err;
+	if (ret == 0 && e->where != Q_STREAM_NONE && e->length) {
+		snprintf(path, sizeof(path), "%s.err", stem);
+		ret = write_stream(h, rec, i, true, path, err);
+	}
+	return ret;
+}

@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define Q_EXIT_OK 0
@@ -47,6 +48,18 @@ int q_cli_u64(struct q_cli *cli, const char *opt, const char *text,
 /* A duration: a number of seconds, or with a suffix s, m, h, d. */
 int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,
 		  double *out);
+
+struct q_jobh;
+struct q_record;
+struct q_error;
+
+/*
+ * --output DIR (qcollect, qrun): write item i of `rec` to DIR/NAME.out
+ * (arrays and --tasks lines: DIR/NAME.INDEX.out), and its stderr to the
+ * same name with .err when it wrote any. 0 or -errno with err set.
+ */
+int q_cli_write_output(struct q_jobh *h, const struct q_record *rec,
+		       size_t i, const char *dir, struct q_error *err);
 
 /* The closest of `candidates` (NULL-terminated) to `word`, or NULL. */
 const char *q_cli_suggest(const char *word, const char *const *candidates);

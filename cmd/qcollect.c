@@ -48,20 +48,6 @@ struct collect {
 	struct q_error err;
 };
 
-static int write_file(struct collect *c, const struct q_record *rec, size_t i,
-		      bool want_err, const char *path)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return q_error_set(&c->err, Q_ERR_SYSTEM, errno,
-				   "cannot create '%s'", path);
-	int ret = q_record_output(c->h, rec, i, want_err, f, &c->err);
-	if (fclose(f) != 0 && ret == 0)
-		ret = q_error_set(&c->err, Q_ERR_SYSTEM, errno,
-				  "cannot write '%s'", path);
-	return ret;
-}
-
 static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 {
 	const struct q_job *job = q_jobh_job(c->h);
@@ -124,25 +110,8 @@ static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 		printf("}\n");
 		return 0;
 	}
-	if (c->outdir) {
-		char path[4096];
-		const char *stem = g->name;
-		if (g->array || g->kind == Q_TASK_LINES)
-			snprintf(path, sizeof(path), "%s/%s.%lld.out",
-				 c->outdir, stem, (long long)index);
-		else
-			snprintf(path, sizeof(path), "%s/%s.out", c->outdir,
-				 stem);
-		if (write_file(c, rec, i, false, path) < 0)
-			return -EIO;
-		if (r->err.where != Q_STREAM_NONE && r->err.length) {
-			size_t n = strlen(path);
-			memcpy(path + n - 4, ".err", 4);
-			if (write_file(c, rec, i, true, path) < 0)
-				return -EIO;
-		}
-		return 0;
-	}
+	if (c->outdir)
+		return q_cli_write_output(c->h, rec, i, c->outdir, &c->err);
 	if (r->state != Q_STATE_DONE && !c->want_err)
 		return 0;
 	return q_record_output(c->h, rec, i, c->want_err, stdout, &c->err);

@@ -203,31 +203,8 @@ static int print_results(struct q_jobh *h, bool all, const char *outdir,
 				continue;
 			}
 			if (outdir) {
-				char path[4096];
-				snprintf(path, sizeof(path), "%s/%s%s%lld.out",
-					 outdir, g->name, g->array ? "." : "",
-					 g->array ? (long long)q_job_index_of(
-							    job, r->item)
-						  : 0LL);
-				if (!g->array)
-					snprintf(path, sizeof(path),
-						 "%s/%s.out", outdir, g->name);
-				FILE *f = fopen(path, "w");
-				if (!f)
-					ret = q_error_set(err, Q_ERR_SYSTEM,
-							  errno,
-							  "cannot create '%s'",
-							  path);
-				else {
-					ret = q_record_output(h, &rec, i, false,
-							      f, err);
-					if (fclose(f) != 0 && ret == 0)
-						ret = q_error_set(
-							err, Q_ERR_SYSTEM,
-							errno,
-							"cannot write '%s'",
-							path);
-				}
+				ret = q_cli_write_output(h, &rec, i, outdir,
+							 err);
 				continue;
 			}
 			if (!all && !is_final(job, (size_t)(g - job->groups)))

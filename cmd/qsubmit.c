@@ -262,7 +262,6 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 {
 	int c;
 	char *list;
-	uint64_t v;
 
 	while ((c = q_cli_next(cli, argc, argv)) != -1) {
 		switch (c) {
@@ -328,7 +327,6 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
 		}
 	}
-	(void)v;
 	if (a->list)
 		return -2;
 	bool dashdash = optind > 0 && optind <= argc &&
@@ -369,7 +367,7 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 	return 0;
 }
 
-static int build_job(struct q_cli *cli, struct submit_args *a,
+static int build_job(struct submit_args *a,
 		     struct q_spool *dep_spool, struct q_job **job_out,
 		     struct q_error *err)
 {
@@ -481,7 +479,6 @@ static int build_job(struct q_cli *cli, struct submit_args *a,
 		}
 		q_job_set_lines(job, text, len);
 	}
-	(void)cli;
 	*job_out = job;
 	return 0;
 }
@@ -566,7 +563,7 @@ int main(int argc, char **argv)
 			free(job->name);
 			job->name = strdup(a.name);
 		}
-	} else if (build_job(&cli, &a, dep_spool, &job, &err) < 0) {
+	} else if (build_job(&a, dep_spool, &job, &err) < 0) {
 		goto fail;
 	}
 	q_spool_close(dep_spool);

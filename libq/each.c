@@ -98,7 +98,7 @@ int q_each_pending(struct q_jobh *h, const char *worker_id,
 		   uint64_t *chunk_out)
 {
 	const struct q_job *job = h->job;
-	for (size_t i = 0; i < job->ngroups; i++) {
+	for (size_t i = 0; job->neach_worker && i < job->ngroups; i++) {
 		const struct q_group *g = &job->groups[i];
 		if (!g->each_worker)
 			continue;
@@ -148,7 +148,8 @@ int q_each_try_finish(struct q_jobh *h, struct q_jobcache *cache,
 			continue;
 		struct q_record rec;
 		struct q_error rerr = Q_ERROR_INIT;
-		if (q__each_record_read(h, fd, de->d_name, &rec, &rerr) < 0) {
+		if (q__each_record_read(h, fd, chunk, de->d_name, &rec,
+					&rerr) < 0) {
 			failed = true;
 			continue;
 		}
@@ -240,7 +241,8 @@ int q_each_records(struct q_jobh *h, uint64_t chunk, struct q_record **out,
 	size_t got = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct q_error rerr = Q_ERROR_INIT;
-		if (q__each_record_read(h, fd, names[i], &recs[got], &rerr) == 0)
+		if (q__each_record_read(h, fd, chunk, names[i], &recs[got],
+					&rerr) == 0)
 			got++;
 		else
 			fprintf(stderr, "spoolq: warning: %s\n", rerr.message);

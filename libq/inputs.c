@@ -9,8 +9,6 @@
 
 #include "jobh_internal.h"
 
-enum { HEALTH_UNKNOWN = 0, HEALTH_ALL_DONE = 1, HEALTH_NOT_ALL_DONE = 2 };
-
 static struct q_jobh *dep_handle(struct q_jobh *h, struct q_jobcache *cache,
 				 uint64_t job, struct q_error *err)
 {
@@ -30,8 +28,7 @@ static int range_failed(struct q_jobh *dh, uint64_t first, uint64_t count,
 	for (uint64_t c = c0; c <= c1; c++) {
 		uint8_t health = __atomic_load_n(&dh->chunk_health[c],
 						 __ATOMIC_RELAXED);
-		/* 3: all done and reused (status.c). */
-		if (health == HEALTH_ALL_DONE || health == 3)
+		if (health == Q_HEALTH_ALL_DONE || health == Q_HEALTH_CACHED)
 			continue;
 		struct q_record rec;
 		int ret = q_record_read(dh, c, &rec, err);
@@ -61,7 +58,9 @@ static int range_failed(struct q_jobh *dh, uint64_t first, uint64_t count,
 			found = 1;
 		}
 		__atomic_store_n(&dh->chunk_health[c],
-				 all_done ? HEALTH_ALL_DONE : HEALTH_NOT_ALL_DONE,
+				 !all_done ? Q_HEALTH_NOT_ALL_DONE
+				 : rec.cached_job ? Q_HEALTH_CACHED
+						  : Q_HEALTH_ALL_DONE,
 				 __ATOMIC_RELAXED);
 		q_record_release(&rec);
 		if (found)

@@ -202,7 +202,7 @@ int q__job_parse_meta(struct q_job *job, char *text, size_t len,
 		return bad(err, where, it.lineno, "malformed line");
 	if (!ended || job->nshards == 0 || groups == 0)
 		return bad(err, where, it.lineno, "incomplete job file");
-	(void)barriers;
+	job->nbarriers = (size_t)barriers;
 	return 0;
 }
 

@@ -22,13 +22,22 @@ enum q_dir_kind { Q_DIR_WAIT, Q_DIR_PASSED, Q_DIR_WATCH, Q_DIR_TODO,
 extern const char *const q__shard_dir_names[Q_SHARD_KINDS];
 extern const char *const q__dir_names[Q_DIR_KINDS];
 
+/* What a handle has learnt about a chunk's record (records never
+ * change, so it stays true): read by q_job_counts and q_dep_check. */
+enum q_chunk_health {
+	Q_HEALTH_UNKNOWN = 0,      /* not read yet, or no record */
+	Q_HEALTH_ALL_DONE = 1,     /* every item done */
+	Q_HEALTH_NOT_ALL_DONE = 2, /* some item failed or was cancelled */
+	Q_HEALTH_CACHED = 3,       /* every item done, reused (key.c) */
+};
+
 struct q_jobh {
 	struct q_spool *sp;
 	struct q_job *job;
 	int dirfd;
 	int dirs[Q_DIR_KINDS];
 	int *shards[Q_SHARD_KINDS];     /* [nshards], -1 until opened */
-	uint8_t *chunk_health;          /* per chunk, see deps.c */
+	uint8_t *chunk_health;          /* per chunk: enum q_chunk_health */
 	bool finished;
 };
 
@@ -114,8 +123,10 @@ int q__commit_cached(struct q_jobh *h, struct q_jobcache *cache,
 		     uint64_t from_chunk, struct q_error *err);
 
 /* record.c */
-int q__each_record_read(struct q_jobh *h, int dirfd, const char *name,
-			struct q_record *rec, struct q_error *err);
+/* A worker's run of each_worker chunk `chunk`: each/<chunk>/<name>. */
+int q__each_record_read(struct q_jobh *h, int dirfd, uint64_t chunk,
+			const char *name, struct q_record *rec,
+			struct q_error *err);
 int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
 			  size_t i, bool want_err);
 void q__record_stream_name(char *out, size_t size, const struct q_record *rec,

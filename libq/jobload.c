@@ -107,7 +107,8 @@ int q_job_load(struct q_spool *sp, uint64_t id, struct q_job **job_out,
 	 * LINES group's count comes from the lines file. */
 	struct q_error lerr = Q_ERROR_INIT;
 	if (q__job_layout(job, &lerr) < 0 || job->nitems != meta.nitems ||
-	    job->nchunks != meta.nchunks || job->nshards != meta.nshards) {
+	    job->nchunks != meta.nchunks || job->nshards != meta.nshards ||
+	    job->nbarriers != meta.nbarriers) {
 		snprintf(where, sizeof(where), "%s/jobs/%llu", sp->path,
 			 (unsigned long long)id);
 		ret = q_error_set(err, Q_ERR_SYSTEM, 0,

@@ -359,31 +359,16 @@ int q_record_read(struct q_jobh *h, uint64_t chunk, struct q_record *rec,
 	return record_read_at(h, fd, name, chunk, where, rec, err);
 }
 
-int q__each_record_read(struct q_jobh *h, int dirfd, const char *name,
-			struct q_record *rec, struct q_error *err)
+int q__each_record_read(struct q_jobh *h, int dirfd, uint64_t chunk,
+			const char *name, struct q_record *rec,
+			struct q_error *err)
 {
 	char where[768];
 	memset(rec, 0, sizeof(*rec));
-	/* each/<D>/<worker>: the directory's chunk is in the record; check
-	 * it names an each_worker chunk of this job. */
-	snprintf(where, sizeof(where), "%s/jobs/%llu/each/.../%s", h->sp->path,
-		 (unsigned long long)h->job->id, name);
-	char *text = NULL;
-	size_t len;
-	int ret = q__read_file(dirfd, name, Q_RECORD_MAX, &text, &len);
-	if (ret < 0)
-		return ret == -ENOENT ? ret
-				      : q_error_set(err, Q_ERR_SYSTEM, -ret,
-						    "cannot read '%s'", where);
-	ret = q__record_parse(rec, text, len, where, err);
-	free(text);
-	if (ret < 0)
-		return ret;
-	uint64_t chunk = rec->chunk;
-	q_record_release(rec);
 	if (chunk >= h->job->nchunks)
-		return q_error_set(err, Q_ERR_SYSTEM, 0, "record '%s' is "
-				   "damaged: it describes another chunk", where);
+		return -EINVAL;
+	snprintf(where, sizeof(where), "%s/jobs/%llu/each/%llu/%s", h->sp->path,
+		 (unsigned long long)h->job->id, (unsigned long long)chunk, name);
 	return record_read_at(h, dirfd, name, chunk, where, rec, err);
 }
 

@@ -170,13 +170,12 @@ static int count_states(struct q_jobh *h, struct q_counts *out,
 				counts->waiting += n;
 			continue;
 		}
-		/* Chunks known to be all done need no second read (health
-		 * 1: done; 3: done and reused, counted as cached too). */
+		/* Chunks known to be all done need no second read. */
 		uint8_t health = __atomic_load_n(&h->chunk_health[c],
 						 __ATOMIC_RELAXED);
-		if (health == 1 || health == 3) {
+		if (health == Q_HEALTH_ALL_DONE || health == Q_HEALTH_CACHED) {
 			counts->done += n;
-			if (health == 3)
+			if (health == Q_HEALTH_CACHED)
 				counts->cached += n;
 			continue;
 		}
@@ -207,7 +206,9 @@ static int count_states(struct q_jobh *h, struct q_counts *out,
 		if (all_done && rec.cached_job)
 			counts->cached += n;
 		__atomic_store_n(&h->chunk_health[c],
-				 all_done ? (rec.cached_job ? 3 : 1) : 2,
+				 !all_done ? Q_HEALTH_NOT_ALL_DONE
+				 : rec.cached_job ? Q_HEALTH_CACHED
+						  : Q_HEALTH_ALL_DONE,
 				 __ATOMIC_RELAXED);
 		q_record_release(&rec);
 	}

@@ -198,7 +198,6 @@ static int stage_chunks(struct stager *st)
 {
 	const struct q_job *job = st->job;
 	int todofd = -1, readyfd = -1, ret = 0;
-	unsigned open_shard = (unsigned)-1;
 
 	int todo_root = openat(st->stagefd, "todo", O_RDONLY | O_DIRECTORY |
 							    O_NOFOLLOW | O_CLOEXEC);
@@ -217,11 +216,14 @@ static int stage_chunks(struct stager *st)
 							 O_NOFOLLOW | O_CLOEXEC);
 		readyfd = openat(ready_root, name, O_RDONLY | O_DIRECTORY |
 							   O_NOFOLLOW | O_CLOEXEC);
-		open_shard = s;
 		if (todofd < 0 || readyfd < 0) {
 			ret = q_error_set(st->err, Q_ERR_SYSTEM, errno,
 					  "cannot open '%s/todo/%u'",
 					  st->stage_path, s);
+			if (todofd >= 0)
+				close(todofd);
+			if (readyfd >= 0)
+				close(readyfd);
 			break;
 		}
 		for (uint64_t c = s; c < job->nchunks && ret == 0;
@@ -238,7 +240,6 @@ static int stage_chunks(struct stager *st)
 		close(readyfd);
 		todofd = readyfd = -1;
 	}
-	(void)open_shard;
 out:
 	if (todo_root >= 0)
 		close(todo_root);

@@ -215,11 +215,9 @@ static int run_each_worker_tasks(struct worker *w, struct q_jobh *h)
 	const struct q_job *job = q_jobh_job(h);
 	struct q_error err = Q_ERROR_INIT;
 	uint64_t chunk;
-	bool has_each = false;
 
-	for (size_t i = 0; i < job->ngroups; i++)
-		has_each = has_each || job->groups[i].each_worker;
-	if (!has_each)
+	/* Counted once by the layout: no scan of the tasks per claim. */
+	if (!job->neach_worker)
 		return 0;
 	if (q_each_pending(h, w->id, &chunk) == 1) {
 		for (size_t i = 0; i < w->nruns; i++)

@@ -114,6 +114,7 @@ struct q_job {
 	char **plugins;        /* plugin paths the job's kernels need */
 	size_t nplugins;
 	bool no_cache;         /* run pure tasks even when results exist */
+	size_t neach_worker;   /* each_worker groups (set by the layout) */
 	size_t cap_groups, cap_barriers;
 };
 
