@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,8 @@ static bool rel_ok(const char *rel)
 
 static int open_beneath(int dirfd, const char *rel, int flags)
 {
-	static int have_openat2 = 1;
+	/* Atomic: runner threads open inputs concurrently. */
+	static atomic_int have_openat2 = 1;
 
 	if (!rel_ok(rel)) {
 		errno = EINVAL;
