@@ -65,6 +65,12 @@ static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 				q_state_name(r->state), r->reason ? ": " : "",
 				r->reason ? r->reason : "");
 	}
+	/* A result stored as a file is given by its path: check first that
+	 * it is still spoolq's file (not a FIFO or a huge file put in its
+	 * place), so a reader of the path gets what the record says. */
+	if (c->json &&
+	    q_record_output_check(c->h, rec, i, c->want_err, &c->err) < 0)
+		return -EIO;
 	if (c->json) {
 		printf("{\"job\": %llu, \"task\": ", (unsigned long long)job->id);
 		q_json_cstr(stdout, g->name);

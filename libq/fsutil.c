@@ -157,6 +157,61 @@ int q__open_file_beneath(int dirfd, const char *rel)
 	return fd;
 }
 
+static const char *type_text(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a regular file";
+}
+
+int q__open_file_sized(int dirfd, const char *rel, uint64_t size,
+		       const char *shown, struct q_error *err)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+	int fd = open_beneath(dirfd, rel, O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP || e == EXDEV)
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "refusing '%s': it is a symbolic "
+					   "link, and links in a spool are "
+					   "never followed (remove it)", shown);
+		return q_error_set(err, Q_ERR_SYSTEM, e, "cannot open '%s'",
+				   shown);
+	}
+	struct stat st;
+	int ret = 0;
+	if (fstat(fd, &st) != 0)
+		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+				  "cannot inspect '%s'", shown);
+	else if (!S_ISREG(st.st_mode))
+		ret = q_error_set(err, Q_ERR_INPUT, 0,
+				  "refusing '%s': it is %s, not a regular "
+				  "file, so it was not written by spoolq "
+				  "(remove it)", shown, type_text(st.st_mode));
+	else if (size != Q_SIZE_ANY && (uint64_t)st.st_size != size)
+		ret = q_error_set(err, Q_ERR_INPUT, 0,
+				  "refusing '%s': it holds %llu bytes but its "
+				  "record says %llu, so it was replaced or "
+				  "damaged after it was written (it is not "
+				  "read)", shown,
+				  (unsigned long long)st.st_size,
+				  (unsigned long long)size);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 DIR *q__opendir_at(int dirfd, const char *rel)
 {
 	int fd = rel ? q__open_dir_beneath(dirfd, rel)

@@ -394,17 +394,47 @@ char *q_record_output_path(struct q_jobh *h, const struct q_record *rec,
 			   q_job_shard_of(h->job, rec->chunk), name);
 }
 
-int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
-			  size_t i, bool want_err)
+/* The output file, checked to be the regular file of the size the
+ * record says (fsutil.c): a FIFO or a huge file put in its place is
+ * refused with a message naming it. err may be NULL. */
+static int stream_open(struct q_jobh *h, const struct q_record *rec,
+		       size_t i, bool want_err, struct q_error *err)
 {
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
 	char name[Q_CLAIM_NAME_MAX];
 	int dirfd = q__jobh_shard_fd(h, Q_SHARD_OUT,
 				     q_job_shard_of(h->job, rec->chunk));
 	if (dirfd < 0)
-		return dirfd;
+		return q_error_set(err, Q_ERR_SYSTEM, -dirfd,
+				   "cannot open the outputs of job %llu",
+				   (unsigned long long)rec->job);
 	stream_file_name(name, sizeof(name), rec, i, want_err);
-	int fd = q__open_file_beneath(dirfd, name);
-	return fd < 0 ? -errno : fd;
+	char *shown = q_record_output_path(h, rec, i, want_err);
+	int fd = q__open_file_sized(dirfd, name, st->length,
+				    shown ? shown : name, err);
+	free(shown);
+	return fd;
+}
+
+int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
+			  size_t i, bool want_err)
+{
+	return stream_open(h, rec, i, want_err, NULL);
+}
+
+int q_record_output_check(struct q_jobh *h, const struct q_record *rec,
+			  size_t i, bool want_err, struct q_error *err)
+{
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
+	if (st->where != Q_STREAM_FILE)
+		return 0;
+	int fd = stream_open(h, rec, i, want_err, err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
 }
 
 void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
@@ -428,12 +458,9 @@ int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 					   "cannot write output");
 		return 0;
 	}
-	int fd = q__record_stream_file(h, rec, i, want_err);
+	int fd = stream_open(h, rec, i, want_err, err);
 	if (fd < 0)
-		return q_error_set(err, Q_ERR_SYSTEM, -fd,
-				   "cannot open the output of job %llu item "
-				   "%llu", (unsigned long long)rec->job,
-				   (unsigned long long)rec->items[i].item);
+		return fd;
 	char buf[65536];
 	uint64_t left = st->length;
 	int ret = 0;
@@ -475,14 +502,10 @@ int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 		memcpy(data, rec->data + st->offset, want);
 		got = want;
 	} else if (st->where == Q_STREAM_FILE) {
-		int fd = q__record_stream_file(h, rec, i, want_err);
+		int fd = stream_open(h, rec, i, want_err, err);
 		if (fd < 0) {
 			free(data);
-			return q_error_set(err, Q_ERR_SYSTEM, -fd,
-					   "cannot open the output of job %llu "
-					   "item %llu",
-					   (unsigned long long)rec->job,
-					   (unsigned long long)rec->items[i].item);
+			return fd;
 		}
 		while (got < want) {
 			ssize_t n = read(fd, data + got, want - got);

@@ -11,13 +11,26 @@
  *    last, so a half-initialised directory never reads as a spool.
  * 2. The format file is read and checked on every open: an unknown version
  *    is refused before anything is touched.
- * 3. A spool writable by everyone is refused: anyone could plant tasks that
- *    workers would run as their owner (docs/security.md).
+ * 3. Who may use a spool is decided by its root directory, checked on
+ *    every open together with the fixed top-level directories (tmp/,
+ *    jobs/, workers/, and cache/ when present; not every job: that would
+ *    make opening cost grow with the spool). A private spool (root not
+ *    group-writable) is used only by its owner: every one of them must
+ *    belong to the caller and not be group-writable. A group spool (root
+ *    group-writable, 2770) is used by the members of the root's group:
+ *    the caller must be one, each directory must have that group and an
+ *    owner in it. Anything writable by everyone is refused: anyone could
+ *    plant tasks the workers would run as their owner. root is not
+ *    special: a root worker on a user's spool would run the user's tasks
+ *    as root (docs/security.md).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,28 +252,225 @@ static int check_format(int dirfd, const char *path, struct q_error *err)
 	return 0;
 }
 
-static int check_permissions(int dirfd, const char *path, bool *group_out,
-			     struct q_error *err)
+/* ---- who may use a spool (design note 3) ---- */
+
+/* What the spool root says about who may use it. */
+struct owners {
+	const char *path;  /* the spool, for messages */
+	uid_t me;          /* the caller's effective uid */
+	bool group;        /* the root is group-writable: a group spool */
+	gid_t gid;         /* the root's group */
+};
+
+/* "alice (uid 1000)", or "uid 12345" when the name is unknown. */
+static void user_text(uid_t uid, char *out, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, size, "%s (uid %u)", res->pw_name,
+			 (unsigned)uid);
+	else
+		snprintf(out, size, "uid %u", (unsigned)uid);
+}
+
+/* The group's name, or its number. */
+static void group_text(gid_t gid, char *out, size_t size)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, size, "%s", res->gr_name);
+	else
+		snprintf(out, size, "%u", (unsigned)gid);
+}
+
+/* Is the caller a member of `gid` (effective or supplementary)? */
+static bool caller_in_group(gid_t gid)
+{
+	if (getegid() == gid)
+		return true;
+	int n = getgroups(0, NULL);
+	if (n <= 0)
+		return false;
+	gid_t *groups = q__calloc((size_t)n, sizeof(gid_t));
+	bool found = false;
+	n = getgroups(n, groups);
+	for (int i = 0; i < n && !found; i++)
+		found = groups[i] == gid;
+	free(groups);
+	return found;
+}
+
+/* Is user `uid` a member of `gid`? A uid without a passwd entry is not. */
+static bool user_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return false;
+	if (res->pw_gid == gid)
+		return true;
+	int n = 64;
+	for (int tries = 0; tries < 2; tries++) {
+		gid_t *groups = q__calloc((size_t)n, sizeof(gid_t));
+		int want = n;
+		int got = getgrouplist(res->pw_name, res->pw_gid, groups,
+				       &want);
+		bool found = false;
+		for (int i = 0; got >= 0 && i < want && !found; i++)
+			found = groups[i] == gid;
+		free(groups);
+		if (got >= 0 || found)
+			return found;
+		n = want;  /* too small: getgrouplist said how many */
+	}
+	return false;
+}
+
+/*
+ * Check one directory of the spool: the root (name NULL) or one of its
+ * fixed subdirectories. Refused: writable by everyone; in a private spool,
+ * owned by anyone but the caller (root included: a root worker on a
+ * user's spool would run that user's tasks as root) or group-writable; in
+ * a group spool, a caller outside the group, an owner outside the group,
+ * or a subdirectory of another group.
+ */
+static int check_dir(const struct owners *o, int fd, const char *name,
+		     struct q_error *err)
+{
+	struct stat st;
+	char shown[PATH_MAX + 64], who[300], me[300], grp[256], grp2[256];
+	unsigned mode;
+
+	if (name)
+		snprintf(shown, sizeof(shown), "'%s/%s/'", o->path, name);
+	else
+		snprintf(shown, sizeof(shown), "'%s'", o->path);
+	if (fstat(fd, &st) != 0)
+		return q_error_set(err, Q_ERR_SYSTEM, errno,
+				   "cannot inspect %s", shown);
+	mode = (unsigned)(st.st_mode & 07777);
+	if (st.st_mode & S_IWOTH) {
+		if (!name)
+			return q_error_set(
+				err, Q_ERR_INPUT, 0,
+				"refusing spool '%s': it is writable by "
+				"everyone (mode %04o), so anyone could make "
+				"your workers run their commands (fix: chmod "
+				"o-w '%s')", o->path, mode, o->path);
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': %s is writable by "
+				   "everyone (mode %04o), so anyone could make "
+				   "your workers run their commands (fix: chmod "
+				   "o-w '%s/%s')", o->path, shown, mode,
+				   o->path, name);
+	}
+	if (!o->group) {
+		if (st.st_uid != o->me && name) {
+			user_text(st.st_uid, who, sizeof(who));
+			user_text(o->me, me, sizeof(me));
+			return q_error_set(
+				err, Q_ERR_INPUT, 0,
+				"refusing spool '%s': %s belongs to %s, not to "
+				"you, %s, the spool's owner (fix: look at what "
+				"is in it, then chown -R %u '%s/%s')", o->path,
+				shown, who, me, (unsigned)o->me, o->path, name);
+		}
+		if (st.st_uid != o->me) {
+			user_text(st.st_uid, who, sizeof(who));
+			user_text(o->me, me, sizeof(me));
+			return q_error_set(
+				err, Q_ERR_INPUT, 0,
+				"refusing spool '%s': %s belongs to %s, not to "
+				"you, %s, and the spool is not group-shared "
+				"(fix: run as %s, or have %s share it with a "
+				"group: chgrp -R GROUP '%s' && chmod -R "
+				"g+rwX,g+s '%s')", o->path, shown, who, me,
+				who, who, o->path, o->path);
+		}
+		if (name && (st.st_mode & S_IWGRP)) {
+			group_text(st.st_gid, grp, sizeof(grp));
+			return q_error_set(
+				err, Q_ERR_INPUT, 0,
+				"refusing spool '%s': %s is writable by group "
+				"%s (mode %04o) but the spool is not "
+				"group-shared (fix: chmod g-w '%s/%s')",
+				o->path, shown, grp, mode, o->path, name);
+		}
+		return 0;
+	}
+	group_text(o->gid, grp, sizeof(grp));
+	if (!name && !caller_in_group(o->gid)) {
+		user_text(o->me, me, sizeof(me));
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': it is shared with "
+				   "group %s (mode %04o) and you, %s, are not a "
+				   "member (fix: ask to be added to %s, or use "
+				   "a spool of your own)", o->path, grp, mode,
+				   me, grp);
+	}
+	if (name && st.st_gid != o->gid) {
+		group_text(st.st_gid, grp2, sizeof(grp2));
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': %s has group %s, not "
+				   "the spool's group %s (fix: chgrp %s "
+				   "'%s/%s')", o->path, shown, grp2, grp, grp,
+				   o->path, name);
+	}
+	if (st.st_uid != o->me && !user_in_group(st.st_uid, o->gid)) {
+		user_text(st.st_uid, who, sizeof(who));
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "refusing spool '%s': %s belongs to %s, who "
+				   "is not a member of the spool's group %s "
+				   "(fix: chown it to a member of %s)", o->path,
+				   shown, who, grp, grp);
+	}
+	return 0;
+}
+
+static int check_root(int dirfd, const char *path, struct owners *o,
+		      struct q_error *err)
 {
 	struct stat st;
 	if (fstat(dirfd, &st) != 0)
 		return q_error_set(err, Q_ERR_SYSTEM, errno,
 				   "cannot inspect spool '%s'", path);
-	if (st.st_mode & S_IWOTH)
-		return q_error_set(err, Q_ERR_INPUT, 0,
-				   "refusing spool '%s': it is writable by "
-				   "everyone (mode %04o), so anyone could make "
-				   "your workers run their commands (fix: chmod "
-				   "o-w '%s')", path,
-				   (unsigned)(st.st_mode & 07777), path);
-	if (st.st_uid != geteuid() && !(st.st_mode & S_IWGRP) &&
-	    geteuid() != 0)
-		return q_error_set(err, Q_ERR_INPUT, 0,
-				   "refusing spool '%s': it belongs to uid %u "
-				   "and is not group-shared (ask its owner to "
-				   "create it with --group)", path,
-				   (unsigned)st.st_uid);
-	*group_out = (st.st_mode & S_IWGRP) != 0;
+	o->path = path;
+	o->me = geteuid();
+	o->group = (st.st_mode & S_IWGRP) != 0;
+	o->gid = st.st_gid;
+	return check_dir(o, dirfd, NULL, err);
+}
+
+/* The optional top-level directories: checked when they exist. */
+static const char *const optional_subdirs[] = { "cache" };
+
+static int check_subdirs(struct q_spool *sp, struct q_error *err)
+{
+	struct owners o;
+	int ret = check_root(sp->dirfd, sp->path, &o, err);
+	if (ret < 0)
+		return ret;
+	if ((ret = check_dir(&o, sp->tmpfd, "tmp", err)) < 0 ||
+	    (ret = check_dir(&o, sp->jobsfd, "jobs", err)) < 0 ||
+	    (ret = check_dir(&o, sp->workersfd, "workers", err)) < 0)
+		return ret;
+	for (size_t i = 0; i < Q_ARRAY_SIZE(optional_subdirs); i++) {
+		int fd = q__open_dir_beneath(sp->dirfd, optional_subdirs[i]);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0)
+			return q_error_set(err, Q_ERR_INPUT, 0,
+					   "refusing spool '%s': '%s' is not "
+					   "a plain directory (a symbolic "
+					   "link?)", sp->path,
+					   optional_subdirs[i]);
+		ret = check_dir(&o, fd, optional_subdirs[i], err);
+		close(fd);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -341,11 +551,11 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 		goto fail;
 	}
 
-	bool group = false;
-	ret = check_permissions(sp->dirfd, path, &group, err);
+	struct owners owners;
+	ret = check_root(sp->dirfd, path, &owners, err);
 	if (ret < 0)
 		goto fail;
-	set_modes(sp, group);
+	set_modes(sp, owners.group);
 
 	ret = check_format(sp->dirfd, path, err);
 	if (ret == -ENOENT) {
@@ -373,7 +583,8 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 
 	if ((ret = open_sub(sp, "tmp", &sp->tmpfd, err)) < 0 ||
 	    (ret = open_sub(sp, "jobs", &sp->jobsfd, err)) < 0 ||
-	    (ret = open_sub(sp, "workers", &sp->workersfd, err)) < 0)
+	    (ret = open_sub(sp, "workers", &sp->workersfd, err)) < 0 ||
+	    (ret = check_subdirs(sp, err)) < 0)
 		goto fail;
 
 	if (flags & Q_SPOOL_WRITE) {

@@ -41,6 +41,18 @@ int q__open_dir_beneath(int dirfd, const char *rel);
 int q__open_file_beneath(int dirfd, const char *rel);
 
 /*
+ * Open a file spoolq wrote, read back from the spool: below dirfd with no
+ * symbolic links, a regular file (FIFOs are opened without blocking and
+ * refused, as are devices and sockets), and exactly `size` bytes long
+ * unless size is Q_SIZE_ANY (a file replaced by a 10 GB sparse file is
+ * refused, not read). Returns the fd, or -errno with err set to a message
+ * that names the file as `shown`.
+ */
+#define Q_SIZE_ANY UINT64_MAX
+int q__open_file_sized(int dirfd, const char *rel, uint64_t size,
+		       const char *shown, struct q_error *err);
+
+/*
  * Open a directory for reading its entries: `rel` below dirfd (no
  * symlinks), or dirfd itself when rel is NULL (a duplicate, rewound, so
  * the caller's handle stays untouched). NULL with errno set on failure;

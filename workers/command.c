@@ -7,13 +7,23 @@
  * 2. The wait is a poll on a pidfd with a short timeout, so the worker
  *    notices a cancel or stop request while the command runs; the stop is
  *    SIGTERM to the whole group, then SIGKILL after a grace period.
+ * 3. The child's environment is exactly the array the caller built
+ *    (runner.c: the worker's environment, then the task's env:, then
+ *    spoolq's Q_* variables; docs/security.md), never the worker's
+ *    environ, and never changed with setenv (runner threads share it).
+ *    Here, at the last step, SPOOLQ_* variables are dropped (fault
+ *    injection and other knobs given to a worker are for that worker,
+ *    not for a qsubmit a task runs) and so is any entry that is not
+ *    KEY=VALUE.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,12 +53,44 @@ static int pidfd_open_compat(pid_t pid)
 #endif
 }
 
+/* An entry the child may see: KEY=VALUE with a non-empty key, and not
+ * one of spoolq's own SPOOLQ_* knobs. */
+static bool env_passes(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return false;
+	return strncmp(kv, "SPOOLQ_", 7) != 0;
+}
+
+/* The child's envp: cmd->envp filtered (design note 3). The array is
+ * malloc'ed; its strings are cmd->envp's. NULL when out of memory. */
+static char **child_env(const struct q_command *cmd)
+{
+	size_t n = 0;
+	for (char *const *p = cmd->envp; p && *p; p++)
+		n++;
+	char **env = calloc(n + 1, sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (char *const *p = cmd->envp; p && *p; p++)
+		if (env_passes(*p))
+			env[k++] = *p;
+	env[k] = NULL;
+	return env;
+}
+
 static int spawn(const struct q_command *cmd, pid_t *pid_out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dflt;
 	int ret;
+	char **env = child_env(cmd);
+
+	if (!env)
+		return ENOMEM;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
@@ -65,9 +107,10 @@ static int spawn(const struct q_command *cmd, pid_t *pid_out)
 					       POSIX_SPAWN_SETSIGMASK |
 					       POSIX_SPAWN_SETSIGDEF);
 	ret = posix_spawnp(pid_out, cmd->argv[0], &fa, &attr, cmd->argv,
-			   cmd->envp);
+			   env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
+	free(env);
 	return ret;
 }
 

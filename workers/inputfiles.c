@@ -229,6 +229,11 @@ static int input_path(struct q_input_files *in, struct reader *rd,
 	size_t i = (size_t)(ref->item - rd->rec.first);
 	const struct q_stream *st = &rd->rec.items[i].out;
 	if (st->where == Q_STREAM_FILE) {
+		/* A FIFO or a huge file put in its place would hang or
+		 * flood the command: refuse it here, naming it. */
+		int ret = q_record_output_check(rd->h, &rd->rec, i, false, err);
+		if (ret < 0)
+			return ret;
 		char *p = q_record_output_path(rd->h, &rd->rec, i, false);
 		if (!p)
 			abort();

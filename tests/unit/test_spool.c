@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,72 @@ Test(spool, world_writable_spool_is_refused)
 	expect_refused(t.spool, 0, "writable by everyone");
 }
 
+Test(spool, world_writable_subdirectory_is_refused)
+{
+	static const char *const subs[] = { "tmp", "jobs", "workers", "cache" };
+	char path[160], want[200];
+
+	make_spool(t.spool);
+	snprintf(path, sizeof(path), "%s/cache", t.spool);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	for (size_t i = 0; i < Q_ARRAY_SIZE(subs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", t.spool, subs[i]);
+		cr_assert_eq(chmod(path, 0703), 0);
+		snprintf(want, sizeof(want),
+			 "'%s/' is writable by everyone (mode 0703)", path);
+		expect_refused(t.spool, 0, want);
+		snprintf(want, sizeof(want), "(fix: chmod o-w '%s')", path);
+		expect_refused(t.spool, Q_SPOOL_WRITE, want);
+		cr_assert_eq(chmod(path, 0720), 0);
+		expect_refused(t.spool, 0, "but the spool is not group-shared");
+		cr_assert_eq(chmod(path, 0700), 0);
+	}
+	q_spool_close(open_ok(t.spool, Q_SPOOL_WRITE));
+}
+
+Test(spool, foreign_owner_is_refused_even_for_root)
+{
+	char path[160], want[200];
+
+	make_spool(t.spool);
+	/* As root, chown makes "another user"; as a user it is not
+	 * allowed, and the test has nothing to check. */
+	if (chown(t.spool, 12345, (gid_t)-1) != 0)
+		cr_skip_test("cannot chown (not root)");
+	expect_refused(t.spool, 0, "belongs to uid 12345, not to you");
+	expect_refused(t.spool, Q_SPOOL_CREATE, "fix: run as uid 12345");
+	cr_assert_eq(chown(t.spool, geteuid(), (gid_t)-1), 0);
+	snprintf(path, sizeof(path), "%s/jobs", t.spool);
+	cr_assert_eq(chown(path, 12345, (gid_t)-1), 0);
+	snprintf(want, sizeof(want), "'%s/' belongs to uid 12345", path);
+	expect_refused(t.spool, 0, want);
+	cr_assert_eq(chown(path, geteuid(), (gid_t)-1), 0);
+	q_spool_close(open_ok(t.spool, 0));
+}
+
+Test(spool, group_spool_checks_the_group)
+{
+	char path[160];
+	struct q_spool *sp = open_ok(t.spool, Q_SPOOL_CREATE | Q_SPOOL_GROUP);
+	q_spool_close(sp);
+	if (geteuid() != 0)
+		cr_skip_test("needs root to change groups");
+	/* Another group on a subdirectory. */
+	snprintf(path, sizeof(path), "%s/workers", t.spool);
+	cr_assert_eq(chown(path, (uid_t)-1, 65534), 0);
+	expect_refused(t.spool, 0, "not the spool's group");
+	cr_assert_eq(chown(path, (uid_t)-1, getegid()), 0);
+	/* An owner outside the group (uid 12345 has no passwd entry). */
+	cr_assert_eq(chown(path, 12345, (gid_t)-1), 0);
+	expect_refused(t.spool, 0, "who is not a member of the spool's group");
+	cr_assert_eq(chown(path, 0, (gid_t)-1), 0);
+	/* A spool of a group the caller is not in. */
+	cr_assert_eq(setgroups(0, NULL), 0);
+	cr_assert_eq(chown(t.spool, (uid_t)-1, 65534), 0);
+	cr_assert_eq(chmod(t.spool, 02770), 0);
+	expect_refused(t.spool, 0, "are not a member");
+}
+
 Test(spool, symlink_planted_for_a_subdirectory)
 {
 	static const char *const subs[] = { "tmp", "jobs", "workers" };
@@ -508,6 +575,49 @@ Test(fsutil, open_file_beneath_wants_a_regular_file)
 	errno = 0;
 	cr_assert_eq(q__open_file_beneath(dirfd, "a/../a/f"), -1);
 	cr_assert_eq(errno, EINVAL, "%s", strerror(errno));
+	close(dirfd);
+}
+
+/* Refused with a message holding `want`; the fd count does not grow. */
+static void expect_sized_refused(int dirfd, const char *rel, uint64_t size,
+				 const char *want)
+{
+	struct q_error err = Q_ERROR_INIT;
+	int ret = q__open_file_sized(dirfd, rel, size, rel, &err);
+	cr_assert_lt(ret, 0, "'%s' opened", rel);
+	cr_assert(strstr(err.message, want), "expected '%s' in: %s", want,
+		  err.message);
+	cr_assert(strstr(err.message, rel), "the message names '%s': %s",
+		  rel, err.message);
+}
+
+Test(fsutil, open_file_sized_checks_type_and_size)
+{
+	struct q_error err = Q_ERROR_INIT;
+	int dirfd = make_tree();
+
+	int fd = q__open_file_sized(dirfd, "a/f", 9, "a/f", &err);
+	cr_assert_geq(fd, 0, "%s", err.message);
+	close(fd);
+	fd = q__open_file_sized(dirfd, "a/f", Q_SIZE_ANY, "a/f", &err);
+	cr_assert_geq(fd, 0, "%s", err.message);
+	close(fd);
+	/* A FIFO must not block the open (no writer exists). */
+	expect_sized_refused(dirfd, "a/p", 9, "it is a FIFO, not a regular file");
+	expect_sized_refused(dirfd, "a/b", 9, "it is a directory");
+	expect_sized_refused(dirfd, "a/s", 9, "it is a symbolic link");
+	expect_sized_refused(dirfd, "l/f", 9, "it is a symbolic link");
+	expect_sized_refused(dirfd, "a/f", 8, "it holds 9 bytes but its record says 8");
+	/* A 10 GB sparse file is refused by its size, before any read. */
+	int big = open(at("a/big"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(big, 0);
+	cr_assert_eq(ftruncate(big, (off_t)10 << 30), 0);
+	close(big);
+	expect_sized_refused(dirfd, "a/big", 100000,
+			     "it holds 10737418240 bytes but its record says 100000");
+	cr_assert_eq(q__open_file_sized(dirfd, "a/nosuch", 1, "a/nosuch",
+					&err), -ENOENT);
+	cr_assert_eq(err.kind, Q_ERR_SYSTEM);
 	close(dirfd);
 }
 

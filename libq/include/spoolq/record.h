@@ -96,5 +96,12 @@ Q_EXPORT int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 Q_EXPORT char *q_record_output_path(struct q_jobh *h,
 				    const struct q_record *rec, size_t i,
 				    bool want_err);
+/* For a stream stored as a file: check it is still the regular file of
+ * the recorded size (not a FIFO, a link, or a file put in its place)
+ * before handing its path to a command. 0, or -errno with err set naming
+ * the file. Streams that are not files pass. */
+Q_EXPORT int q_record_output_check(struct q_jobh *h,
+				   const struct q_record *rec, size_t i,
+				   bool want_err, struct q_error *err);
 
 #endif

@@ -15,8 +15,12 @@
  * open does not redirect spoolq elsewhere.
  *
  * Errors: a path that is not a directory, a directory that is not a spool,
- * an unknown format version, or a spool that is writable by everyone are
- * Q_ERR_INPUT; I/O failures are Q_ERR_SYSTEM.
+ * an unknown format version, and a spool the caller may not use are
+ * Q_ERR_INPUT: the spool or one of its top-level directories writable by
+ * everyone, owned by another user (root included) when the spool is
+ * private, or of another group, an owner outside the group, or a caller
+ * outside the group when it is group-shared (docs/security.md). I/O
+ * failures are Q_ERR_SYSTEM.
  */
 #ifndef SPOOLQ_SPOOL_H
 #define SPOOLQ_SPOOL_H
