@@ -50,6 +50,17 @@ static int cmp_ready(const void *a, const void *b)
 	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
+/* d_type when the file system fills it in, else one fstatat. */
+static bool is_dir_entry(int dirfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
 /* List ready entries of one shard (at most `max`) in claim order. */
 static int list_shard(const struct q_job *job, int fd,
 		      struct ready_entry **out, size_t *n_out, size_t max)
@@ -66,6 +77,11 @@ static int list_shard(const struct q_job *job, int fd,
 		if (strlen(de->d_name) >= sizeof(e.name) ||
 		    !q__parse_ready_full(de->d_name, &e.chunk, &e.attempt,
 					 &e.not_before))
+			continue;
+		/* A ready entry is an empty directory; a symbolic link or
+		 * file planted here is not one, and claiming it would move
+		 * the link and run the chunk again. */
+		if (!is_dir_entry(fd, de))
 			continue;
 		strcpy(e.name, de->d_name);
 		const struct q_group *g = q__job_group_of_chunk(job, e.chunk);

@@ -208,6 +208,28 @@ Test(claim, junk_in_ready_is_never_claimed)
 	tspool_fini(&t);
 }
 
+/* A symbolic link named like a ready entry is never claimed (claiming it
+ * would move the link and run the chunk a second time). */
+Test(claim, symlink_in_ready_is_never_claimed)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("link", 1));
+	char path[256];
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	cr_assert_eq(claim.chunk, 0);
+	snprintf(path, sizeof(path), "%s/jobs/%llu/ready/0/0.a2", t.path,
+		 (unsigned long long)id);
+	cr_assert_eq(symlink("/tmp", path), 0, "%s", path);
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_claim_next(h, "w.1.000001", 0, 1, 1, &claim, &err), 0);
+	struct stat st;
+	cr_assert_eq(lstat(path, &st), 0, "the link stays where it was");
+	cr_assert(S_ISLNK(st.st_mode));
+	tspool_fini(&t);
+}
+
 Test(claim, higher_priority_first)
 {
 	struct tspool t;
