@@ -155,7 +155,7 @@ static int add_cancel_entry(struct q_jobh *h, const char *name,
 {
 	char where[512];
 	q__jobh_where(h, "cancel", where, sizeof(where));
-	if (q__mkdirat(h->dirfd, "cancel", h->sp->dir_mode) != 0 &&
+	if (q__spool_mkdirat(h->sp, h->dirfd, "cancel") != 0 &&
 	    errno != EEXIST)
 		return q_error_set(err, Q_ERR_SYSTEM, errno,
 				   "cannot create '%s'", where);

@@ -57,7 +57,7 @@ bool q_chunk_each_worker(const struct q_job *job, uint64_t chunk)
 static int each_dir(struct q_jobh *h, uint64_t chunk, bool create)
 {
 	char rel[64];
-	if (create && q__mkdirat(h->dirfd, "each", h->sp->dir_mode) != 0 &&
+	if (create && q__spool_mkdirat(h->sp, h->dirfd, "each") != 0 &&
 	    errno != EEXIST)
 		return -errno;
 	snprintf(rel, sizeof(rel), "each/%llu", (unsigned long long)chunk);
@@ -68,7 +68,7 @@ static int each_dir(struct q_jobh *h, uint64_t chunk, bool create)
 	if (efd < 0)
 		return -errno;
 	snprintf(rel, sizeof(rel), "%llu", (unsigned long long)chunk);
-	if (q__mkdirat(efd, rel, h->sp->dir_mode) != 0 && errno != EEXIST) {
+	if (q__spool_mkdirat(h->sp, efd, rel) != 0 && errno != EEXIST) {
 		int e = errno;
 		close(efd);
 		return -e;

@@ -373,6 +373,15 @@ int q__read_file(int dirfd, const char *rel, size_t max, char **data_out,
 	return 0;
 }
 
+int q__spool_mkdirat(const struct q_spool *sp, int dirfd, const char *name)
+{
+	if (q__mkdirat(dirfd, name, sp->dir_mode) != 0)
+		return -1;
+	if (sp->group && fchmodat(dirfd, name, sp->dir_mode, 0) != 0)
+		return -1;
+	return 0;
+}
+
 int q__rmdir(int dirfd, const char *name)
 {
 	if (q__unlinkat(dirfd, name, AT_REMOVEDIR) != 0)

@@ -265,7 +265,7 @@ static int cache_dir(struct q_spool *sp, const char *key, bool create)
 	int fd = q__open_dir_beneath(sp->dirfd, rel);
 	if (fd >= 0 || !create || errno != ENOENT)
 		return fd >= 0 ? fd : -errno;
-	if ((q__mkdirat(sp->dirfd, "cache", sp->dir_mode) != 0 &&
+	if ((q__spool_mkdirat(sp, sp->dirfd, "cache") != 0 &&
 	     errno != EEXIST))
 		return -errno;
 	int cfd = q__open_dir_beneath(sp->dirfd, "cache");
@@ -273,7 +273,7 @@ static int cache_dir(struct q_spool *sp, const char *key, bool create)
 		return -errno;
 	char sub[4];
 	snprintf(sub, sizeof(sub), "%.2s", key);
-	if (q__mkdirat(cfd, sub, sp->dir_mode) != 0 && errno != EEXIST) {
+	if (q__spool_mkdirat(sp, cfd, sub) != 0 && errno != EEXIST) {
 		int e = errno;
 		close(cfd);
 		return -e;

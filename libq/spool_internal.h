@@ -102,6 +102,14 @@ void q__tmp_remove(struct q_spool *sp, const char *name);
 int q__read_file(int dirfd, const char *rel, size_t max, char **data_out,
 		 size_t *len_out);
 
+/*
+ * mkdir below dirfd with the spool's directory mode, made exact: in a
+ * group spool the umask would strip the group write and setgid bits that
+ * other members need (renaming a directory needs write on it). 0, or -1
+ * with errno (EEXIST when it exists).
+ */
+int q__spool_mkdirat(const struct q_spool *sp, int dirfd, const char *name);
+
 /* rmdir below dirfd: 0, or -errno (ENOTEMPTY, ENOENT, ...). */
 int q__rmdir(int dirfd, const char *name);
 

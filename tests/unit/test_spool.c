@@ -278,6 +278,23 @@ Test(spool, create_group_spool)
 	q_spool_close(sp);
 }
 
+/* Directories made later in a group spool (cache/, a job's cancel/ ...)
+ * keep group write and setgid under a umask of 022. */
+Test(spool, group_spool_mkdir_ignores_the_umask)
+{
+	struct q_spool *sp = open_ok(t.spool, Q_SPOOL_CREATE | Q_SPOOL_GROUP);
+	mode_t old = umask(022);
+
+	cr_assert_eq(q__spool_mkdirat(sp, sp->dirfd, "later"), 0);
+	umask(old);
+	cr_assert_eq(mode_of(at("spool/later")) & 07777, 02770, "mode %o",
+		     mode_of(at("spool/later")) & 07777);
+	errno = 0;
+	cr_assert_eq(q__spool_mkdirat(sp, sp->dirfd, "later"), -1);
+	cr_assert_eq(errno, EEXIST);
+	q_spool_close(sp);
+}
+
 Test(spool, empty_directory_is_initialised_in_place)
 {
 	struct stat before, after;
