@@ -7,6 +7,7 @@
  * has the grammar).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,6 +275,14 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 			    count < 1 || count > Q_MAX_ITEMS)
 				return bad(err, where, it.lineno,
 					   "malformed group");
+			/* The indexes base .. base+count-1 must be int64s:
+			 * readers compute them ({i}, labels, references).
+			 * A lines group counts its lines from 0. Found by
+			 * tests/fuzz/fuzz_record (signed overflow). */
+			if (base > INT64_MAX - (int64_t)(count - 1) ||
+			    (kind == Q_TASK_LINES && base != 0))
+				return bad(err, where, it.lineno,
+					   "group indexes out of range");
 			if (!(name = q__unesc(tok[1])))
 				return bad(err, where, it.lineno,
 					   "bad escape");

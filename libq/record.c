@@ -30,6 +30,8 @@
 #include "text.h"
 
 #define Q_RECORD_MAX ((size_t)64 << 20)
+/* The shortest item line: "item 0 done 0 0 0 0 - - -\n". */
+#define Q_ITEM_LINE_MIN 26
 
 static const char *const state_names[] = {
 	[Q_STATE_WAITING] = "waiting", [Q_STATE_READY] = "ready",
@@ -200,7 +202,11 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 	    data_len != (uint64_t)(text + len - (nl + 1)))
 		return bad(err, where, 0, "data length does not match");
 
-	q__lines_init(&it, text, (size_t)(data_line - text));
+	/* The items are allocated before their lines are read: a count the
+	 * header cannot hold would make a few bytes allocate gigabytes
+	 * (found by tests/fuzz/fuzz_record). */
+	size_t header_len = (size_t)(data_line - text);
+	q__lines_init(&it, text, header_len);
 	n = q__lines_next(&it, tok);
 	if (n != 2 || strcmp(tok[0], "spoolq-record") || strcmp(tok[1], "1"))
 		return bad(err, where, it.lineno, "not a format-1 record");
@@ -225,7 +231,8 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 			    !q__tok_u64(tok[2], &a) || a > 1000000 ||
 			    !q__tok_u64(tok[3], &rec->first) ||
 			    !q__tok_u64(tok[4], &rec->count) ||
-			    rec->count == 0 || rec->count > (1u << 24))
+			    rec->count == 0 || rec->count > (1u << 24) ||
+			    rec->count > header_len / Q_ITEM_LINE_MIN)
 				goto malformed;
 			rec->attempt = (unsigned)a;
 			rec->items = q__calloc(rec->count, sizeof(*rec->items));
@@ -294,7 +301,10 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 	}
 	if (n < 0)
 		goto malformed;
-	if (!have_chunk || nitems != rec->count || !rec->worker)
+	/* Every format-1 writer writes both ids; readers print them and a
+	 * reader's formatter copies them, so a record without one is
+	 * damaged (found by tests/fuzz/fuzz_record). */
+	if (!have_chunk || nitems != rec->count || !rec->worker || !rec->host)
 		return bad(err, where, it.lineno, "incomplete header");
 	rec->data_len = (size_t)data_len;
 	rec->data = q__malloc(rec->data_len + 1);

@@ -3,8 +3,10 @@
 #
 # Installs what is missing, then builds spoolq twice and runs every test
 # in each build: once with -Werror (warnings are errors), once with
-# AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line,
-# "N passed, N failed", counting every test case of both runs.
+# AddressSanitizer and UndefinedBehaviorSanitizer; then runs each fuzz
+# target for 60 s (a third, clang build). Ends with one line, "N passed,
+# N failed", counting every test case of all three (a fuzz target counts
+# as one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,5 +40,28 @@ for cfg in werror asan; do
 	meson test -C $dir --print-errorlogs --num-processes 2 || status=1
 	logs+=($dir/meson-logs/testlog.json)
 done
+
+# Third: the fuzz targets (tests/fuzz), built with clang's libFuzzer and
+# ASan+UBSan, each run for 60 s on its seed corpus (suite 'fuzz'; new
+# inputs go to a scratch directory). Only the targets are built here: the
+# two builds above already test everything else. scripts/fuzz.sh does
+# long runs.
+dir=build-test-fuzz
+if [ ! -f $dir/build.ninja ]; then
+	CC=clang meson setup $dir -Dfuzz=true --buildtype=debugoptimized \
+		>/dev/null || status=1
+fi
+echo "== build: fuzz" >&2
+if ! ninja -C $dir tests/fuzz/fuzz_workflow tests/fuzz/fuzz_record \
+	>$dir/ninja.log 2>&1; then
+	tail -40 $dir/ninja.log >&2
+	echo "build fuzz failed" >&2
+	status=1
+else
+	echo "== tests: fuzz (60 s per target)" >&2
+	meson test -C $dir --no-rebuild --suite fuzz --print-errorlogs \
+		--num-processes 2 || status=1
+	logs+=($dir/meson-logs/testlog.json)
+fi
 python3 scripts/testsummary.py "${logs[@]}" || status=1
 exit $status

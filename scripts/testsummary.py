@@ -4,7 +4,9 @@
 A Criterion test program (TAP) counts each of its tests; a command-line
 test script counts each check it reports ("N checks passed, N failed");
 a program that crashed or timed out before reporting counts as one
-failure. Skipped tests are reported but not counted as passed.
+failure. A fuzz target counts as one test (a crash fails it) and its
+executions are printed. Skipped tests are reported but not counted as
+passed.
 """
 import json
 import re
@@ -35,6 +37,11 @@ for path in sys.argv[1:]:
                     failed += 1
             elif res == "OK":
                 passed += 1
+                # A fuzz target (tests/fuzz/run.sh) says how much it ran.
+                fuzz = re.search(r"^(\S+): (\d+) executions in", out, re.M)
+                if fuzz:
+                    print(f"fuzz: {fuzz.group(1)}: {fuzz.group(2)} "
+                          "executions, 0 crashes", file=sys.stderr)
             else:
                 failed += 1
             if res not in ("OK", "SKIP"):

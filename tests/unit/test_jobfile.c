@@ -431,6 +431,36 @@ Test(jobfile, bad_groups_in_the_spec)
 	spec_line3_damaged("group b%zz cmd 1 0 0 1 1", "bad escape");
 }
 
+/* Found by tests/fuzz/fuzz_record: a group whose last index does not fit
+ * an int64 was accepted, and q_job_index_of overflowed on it. A lines
+ * group (a --tasks job) is indexed from 0 by definition. */
+Test(jobfile, group_indexes_must_fit)
+{
+	spec_line3_damaged("group b cmd 2 9223372036854775807 1 1 1",
+			   "group indexes out of range");
+	spec_line3_damaged("group b cmd 1099511627776 9223372036854775000 1 1 1",
+			   "group indexes out of range");
+	spec_line3_damaged("group b lines 3 5 1 1 1",
+			   "group indexes out of range");
+
+	/* The largest base that fits still reads, and so do negative ones. */
+	struct q_error err = Q_ERROR_INIT;
+	static const char *const good[] = {
+		"spoolq-spec 1\ngroup a cmd 2 9223372036854775806 1 1 1\nend\n",
+		"spoolq-spec 1\ngroup a cmd 3 -9223372036854775808 1 1 1\nend\n",
+	};
+	for (size_t i = 0; i < Q_ARRAY_SIZE(good); i++) {
+		struct q_job *job = empty_job();
+		cr_assert_eq(parse_spec(job, good[i], strlen(good[i]), &err), 0,
+			     "%s", err.message);
+		cr_assert_eq(q__job_layout(job, &err), 0, "%s", err.message);
+		cr_assert_eq(q_job_index_of(job, job->groups[0].count - 1),
+			     job->groups[0].index_base +
+				     ((int64_t)job->groups[0].count - 1));
+		q_job_release(job);
+	}
+}
+
 Test(jobfile, bad_details_in_the_spec)
 {
 	static const char *const bad_after[] = {

@@ -421,6 +421,47 @@ Test(record, worker_id_must_be_a_safe_name)
 		       "", 9, "incomplete header");
 }
 
+/* Found by tests/fuzz/fuzz_record: a 100-byte record claiming 2^24 items
+ * made the parser allocate 2.7 GB for them before reading a single item
+ * line (and q_record_release walk them all). A count its header cannot
+ * hold (an item line is at least 26 bytes) is damage, found at once. */
+Test(record, item_count_bounded_by_the_header)
+{
+	static const char head[] =
+		"spoolq-record 1\njob 1\nchunk 0 1 0 %u\nworker w\nhost h\n"
+		"claimed 0\n%sdata 0\n";
+	static const char item[] = "item 0 done 0 0 0 0 - - -\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), head, 1u << 24, "");
+	expect_damaged(text, strlen(text), 3, "malformed line");
+	/* 88 header bytes cannot hold 4 item lines; they could hold 3
+	 * (incomplete, but only found at the end). */
+	snprintf(text, sizeof(text), head, 4u, item);
+	expect_damaged(text, strlen(text), 3, "malformed line");
+	snprintf(text, sizeof(text), head, 3u, item);
+	expect_damaged(text, strlen(text), 7, "incomplete header");
+	/* The shortest item line passes the bound: one item, one line. */
+	struct q_record rec;
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(strlen(item), 26);
+	snprintf(text, sizeof(text), head, 1u, item);
+	cr_assert_eq(parse(&rec, text, strlen(text), &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(rec.count, 1);
+	q_record_release(&rec);
+}
+
+/* Found by tests/fuzz/fuzz_record: a record without a host line was
+ * accepted with host NULL, which q__record_format then dereferenced. The
+ * format (docs/spool-format.md) always has one. */
+Test(record, host_line_is_required)
+{
+	sample_damaged("host node%201\n", "", 9, "incomplete header");
+	sample_damaged("host node%201\n", "hosts node%201\n", 10,
+		       "incomplete header");
+}
+
 /* ---- states ---- */
 
 Test(record, state_names_and_finality)
