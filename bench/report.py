@@ -1,0 +1,225 @@
+"""report.py: the table of a benchmark run (bench/run.sh calls it).
+
+Usage: report.py RESULTS.txt META.txt OUTPUT.md
+
+RESULTS.txt holds the RESULT, SKIP and FAIL lines of every run (format in
+bench/lib.sh); META.txt "key: value" lines about the machine and the
+versions. Prints the table (medians, min-max, spoolq/peer ratios) and the
+goals of issue 5, and writes both with the machine to OUTPUT.md.
+Standard library only: it runs whether the peers are installed or not.
+"""
+import statistics
+import sys
+
+# The goals of issue 5, each one figure of this suite. A "ratio" goal is
+# met when spoolq's advantage over the peer (the peer's median over
+# spoolq's for lower-is-better metrics, the reverse for higher-is-better
+# ones) reaches the threshold; a "max" goal when spoolq's median is at
+# most the threshold.
+GOALS = [
+    ("1. empty kernel tasks, array of 1,000,000, 2 workers: >= 1000x Dask",
+     "ratio", "noop_array", "throughput", "dask", 1000),
+    ("1. YAML workflow of 100,000 distinct tasks: >= 100x Dask",
+     "ratio", "workflow_100k", "throughput", "dask", 100),
+    ("2. `true` command tasks, 2 workers: >= 0.9x xargs -P2",
+     "ratio", "cmd_true", "throughput", "xargs", 0.9),
+    ("2. `true` command tasks, 2 workers: >= 4x GNU parallel",
+     "ratio", "cmd_true", "throughput", "parallel", 4),
+    ("3. chain of 1,000 dependent no-op tasks: <= 0.5 ms per link",
+     "max", "chain", "per_link", None, 0.5),
+    ("4. claim with 1,000,000 queued <= 1.5x claim with 1,000",
+     "max", "scale", "claim_ratio", None, 1.5),
+    ("4. qsubmit of a 1,000,000-item array < 1 s",
+     "max", "scale", "submit_array", None, 1),
+    ("4. 100,000-task element-wise workflow validated and submitted < 3 s",
+     "max", "scale", "wf_total", None, 3),
+    ("4. qstatus of a job of 1,000,000 tasks < 100 ms",
+     "max", "scale", "status_array", None, 100),
+    ("4. no spool directory holds more than a few thousand entries "
+     "(<= 5,000 here)",
+     "max", "scale", "max_dir_entries", None, 5000),
+    ("5. pi kernel within 5% of plain C + OpenMP, 1 thread",
+     "ratio", "pi", "pi_1thread", "plain", 0.95),
+    ("5. pi kernel within 5% of plain C + OpenMP, 2 threads",
+     "ratio", "pi", "pi_2threads", "plain", 0.95),
+    ("5. chunked array example >= 2x faster than Dask, result checked",
+     "ratio", "array_chunked", "time", "dask", 2),
+    ("6. idle worker < 8 MiB RSS",
+     "max", "startup", "worker_rss", None, 8),
+    ("6. worker ready in < 20 ms (here: 2 workers, both registered)",
+     "max", "startup", "start_time", None, 20),
+]
+NOT_MEASURED = [
+    "6. a worker's memory flat over 1,000,000 tasks",
+    "6. qcollect streams (memory flat in the number of results)",
+]
+
+
+def parse(path):
+    """[(kind, {key: value})] in file order."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0] not in ("RESULT", "SKIP", "FAIL"):
+                continue
+            fields = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+            out.append((words[0], fields))
+    return out
+
+
+def fmt(v):
+    a = abs(v)
+    if a >= 1e7:
+        return f"{v:.3g}"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+class Cell:
+    """The runs of one (workload, metric, system)."""
+
+    def __init__(self, unit, better):
+        self.values, self.unit, self.better, self.extra = [], unit, better, {}
+
+    @property
+    def median(self):
+        return statistics.median(self.values)
+
+
+def collect(records):
+    cells, order, skips, fails = {}, [], [], []
+    for kind, f in records:
+        if kind == "SKIP":
+            skips.append(f)
+            continue
+        if kind == "FAIL":
+            fails.append(f)
+            continue
+        key = (f["workload"], f["metric"], f["system"])
+        if key not in cells:
+            cells[key] = Cell(f["unit"], f["better"])
+            order.append(key)
+        cell = cells[key]
+        cell.values.append(float(f["value"]))
+        for k, v in f.items():
+            if k not in ("workload", "metric", "system", "value", "unit",
+                         "better"):
+                cell.extra[k] = v
+    return cells, order, skips, fails
+
+
+def advantage(spoolq, peer):
+    """How many times better spoolq's median is than the peer's."""
+    if spoolq.better == "higher":
+        return spoolq.median / peer.median if peer.median else float("inf")
+    return peer.median / spoolq.median if spoolq.median else float("inf")
+
+
+def words(adv):
+    if adv >= 1:
+        return f"spoolq {fmt(adv)}x better"
+    return f"peer {fmt(1 / adv)}x better"
+
+
+def results_table(cells, order):
+    rows = ["| workload | metric | system | N | median | min-max | runs "
+            "| spoolq/peer |",
+            "|---|---|---|---:|---:|---:|---:|---|"]
+    for key in order:
+        w, m, s = key
+        c = cells[key]
+        n = c.extra.get("n", "")
+        n = f"{int(n):,}" if n.isdigit() else n
+        ratio = ""
+        sq = cells.get((w, m, "spoolq"))
+        if s != "spoolq" and sq:
+            raw = sq.median / c.median if c.median else float("inf")
+            ratio = f"{fmt(raw)} ({words(advantage(sq, c))})"
+        note = " (check ok)" if c.extra.get("check") == "ok" else ""
+        rows.append(f"| {w} | {m} | {s} | {n} | {fmt(c.median)} {c.unit}"
+                    f"{note} | {fmt(min(c.values))}-{fmt(max(c.values))} "
+                    f"| {len(c.values)} | {ratio} |")
+    return rows
+
+
+def goals_table(cells):
+    rows = ["| goal (issue 5) | figure here | met |", "|---|---|---|"]
+    for text, kind, w, m, peer, threshold in GOALS:
+        sq = cells.get((w, m, "spoolq"))
+        other = cells.get((w, m, peer)) if peer else None
+        if sq is None or (kind == "ratio" and other is None):
+            rows.append(f"| {text} | not run | - |")
+            continue
+        n = sq.extra.get("n", "")
+        at = f" at N={int(n):,}" if n.isdigit() else ""
+        if kind == "ratio":
+            adv = advantage(sq, other)
+            fig = f"{fmt(adv)}x{at}"
+            met = adv >= threshold
+        else:
+            fig = f"{fmt(sq.median)} {sq.unit}{at}"
+            met = sq.median <= threshold
+        rows.append(f"| {text} | {fig} | {'yes' if met else 'no'} |")
+    for text in NOT_MEASURED:
+        rows.append(f"| {text} | not measured by this suite | - |")
+    return rows
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py RESULTS.txt META.txt OUTPUT.md")
+    records = parse(sys.argv[1])
+    with open(sys.argv[2]) as f:
+        meta = [line.rstrip("\n") for line in f if line.strip()]
+    cells, order, skips, fails = collect(records)
+    quick = any(line.startswith("mode: quick") for line in meta)
+
+    table = results_table(cells, order)
+    goals = goals_table(cells)
+    print("\n".join(table))
+    print()
+    print("\n".join(goals))
+    for f in skips:
+        print(f"skipped: {f.get('workload')} {f.get('system')}: "
+              f"{f.get('reason', '').replace('_', ' ')}")
+    for f in fails:
+        print(f"FAILED: {f.get('workload')} {f.get('system')}: "
+              f"{f.get('reason', '').replace('_', ' ')}")
+
+    md = ["# Benchmark results", "",
+          "Written by `bench/run.sh` (what each workload does: "
+          "[bench/README.md](README.md)). Medians of the runs; spoolq and "
+          "its peers ran alternately, on the same machine, in the same "
+          "run. The spoolq/peer column is spoolq's median divided by the "
+          "peer's, and says which is better (higher tasks/s, lower "
+          "seconds). The machine is a shared 2-core VM: other work ran "
+          "at the same time, so single figures can be off by 2x; compare "
+          "within a run.", ""]
+    if quick:
+        md += ["**Quick mode**: one run of small sizes, to keep the "
+               "scripts working. Its figures say little, and the goals "
+               "are for larger sizes.", ""]
+    md += ["## Machine and versions", ""]
+    md += [f"- {line}" for line in meta]
+    md += ["", "## Results", ""] + table
+    md += ["", "## Goals", ""] + goals
+    if skips or fails:
+        md += ["", "## Skipped and failed", ""]
+        md += [f"- skipped: {f.get('workload')} {f.get('system')}: "
+               f"{f.get('reason', '').replace('_', ' ')}" for f in skips]
+        md += [f"- FAILED: {f.get('workload')} {f.get('system')}: "
+               f"{f.get('reason', '').replace('_', ' ')}" for f in fails]
+    with open(sys.argv[3], "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()
