@@ -391,8 +391,12 @@ static void heartbeat(struct worker *w)
 	int64_t now = mono_ns();
 	if (now < w->next_heartbeat)
 		return;
-	unsigned period = w->opt->lease_seconds / 4;
-	w->next_heartbeat = now + (int64_t)(period ? period : 1) * 1000000000;
+	/* A quarter of the lease, counted in nanoseconds: in whole seconds
+	 * a 1 s lease got a 1 s period, and a live worker looked dead to
+	 * reclaimers between a beat being due and the loop getting to it
+	 * (up to POLL_MAX_MS), so its running task ran twice. Now a beat is
+	 * at most lease/4 + POLL_MAX_MS old: 450 ms of a 1 s lease. */
+	w->next_heartbeat = now + (int64_t)w->opt->lease_seconds * 250000000;
 	if (q_worker_heartbeat(w->sp, w->id) < 0)
 		fprintf(stderr, "%s: warning: cannot refresh the heartbeat: "
 			"%s\n", w->opt->prog, strerror(errno));
