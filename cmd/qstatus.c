@@ -178,24 +178,52 @@ static int show_workers(struct q_spool *sp, const struct status_opts *o,
 	return 0;
 }
 
-/* Run the repair sweep on each job; report on stderr what it did. */
-static int repair_jobs(struct q_jobcache *cache, const uint64_t *ids,
-		       size_t n, struct q_error *err)
+/* One "N what" part of the repair report, when N is not zero. */
+static void report_part(const char **sep, uint64_t n, const char *what)
+{
+	if (!n)
+		return;
+	fprintf(stderr, "%s%llu %s", *sep, (unsigned long long)n, what);
+	*sep = ", ";
+}
+
+/* Run the repair sweep on each job, then on the spool's tmp/; report on
+ * stderr what it did (nothing when there was nothing to do). */
+static int repair_jobs(struct q_spool *sp, struct q_jobcache *cache,
+		       const uint64_t *ids, size_t n, struct q_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct q_jobh *h = q_jobcache_get(cache, ids[i], err);
 		struct q_repair_report r = { 0 };
 		if (!h || q_repair(h, cache, &r, err) < 0)
 			return -EIO;
-		if (r.released + r.promoted + r.claims_removed + r.counted_off)
-			fprintf(stderr, "qstatus: repaired job %llu: released "
-				"%llu wait entries, promoted %llu, removed "
-				"%llu finished claims, counted off %llu "
-				"chunks\n", (unsigned long long)ids[i],
-				(unsigned long long)r.released,
-				(unsigned long long)r.promoted,
-				(unsigned long long)r.claims_removed,
-				(unsigned long long)r.counted_off);
+		if (!(r.released + r.promoted + r.claims_removed +
+		      r.counted_off + r.todo_closed + r.reclaimed))
+			continue;
+		const char *sep = "";
+		fprintf(stderr, "qstatus: repaired job %llu: ",
+			(unsigned long long)ids[i]);
+		report_part(&sep, r.reclaimed, "claims of dead workers "
+			    "requeued or failed");
+		report_part(&sep, r.released, "wait entries released");
+		report_part(&sep, r.promoted, "waiting chunks promoted");
+		report_part(&sep, r.claims_removed, "finished claims removed");
+		report_part(&sep, r.counted_off, "finished chunks counted off");
+		report_part(&sep, r.todo_closed, "emptied todo directories "
+			    "removed");
+		fputc('\n', stderr);
+	}
+	struct q_repair_report r = { 0 };
+	if (q_repair_spool(sp, &r, err) < 0)
+		return -EIO;
+	if (r.stages_removed + r.tmp_removed) {
+		const char *sep = "";
+		fprintf(stderr, "qstatus: repaired the spool's tmp/: ");
+		report_part(&sep, r.stages_removed, "unpublished submissions "
+			    "removed");
+		report_part(&sep, r.tmp_removed, "stale temporary files "
+			    "removed");
+		fputc('\n', stderr);
 	}
 	return 0;
 }
@@ -278,7 +306,7 @@ int main(int argc, char **argv)
 	} else if (q_job_list(sp, &ids, &n, &err) < 0) {
 		goto fail;
 	}
-	if (o.repair && repair_jobs(cache, ids, n, &err) < 0)
+	if (o.repair && repair_jobs(sp, cache, ids, n, &err) < 0)
 		goto fail;
 	if (o.wait && wait_jobs(cache, ids, n, &err) < 0)
 		goto fail;

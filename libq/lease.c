@@ -34,6 +34,15 @@
  *    claims. Tasks that shared a worker with it die with it and use up
  *    their attempts as well: keep such a task alone (one core per worker,
  *    or threads: all of them).
+ * 6. Fast reclaim on the same node: a worker's heartbeat file also names
+ *    its process (boot id, pid namespace, start time; workers.c). A
+ *    reclaimer on the same boot and in the same pid namespace that finds
+ *    that pid gone, a zombie, or reused by a later process knows the
+ *    worker is dead and reclaims its claims at once, without waiting for
+ *    the lease (proc.c says why that proof is never wrong). Everywhere
+ *    else (another node, another namespace, a heartbeat without those
+ *    fields) note 1 applies unchanged. The reason recorded when such a
+ *    task runs out of attempts says which rule judged it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,14 +85,18 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* Is the claim by `worker` (entry `name` in claimfd) expired? */
+/* Is the claim by `worker` (entry `name` in claimfd) expired? *gone_out
+ * says whether its process was proven gone (design note 6). */
 static bool expired(struct q_spool *sp, const struct q_worker_info *w,
 		    size_t nw, const char *worker, int claimfd,
-		    const char *name, int64_t now)
+		    const char *name, int64_t now, bool *gone_out)
 {
+	*gone_out = false;
 	for (size_t i = 0; i < nw; i++)
-		if (strcmp(w[i].id, worker) == 0)
+		if (strcmp(w[i].id, worker) == 0) {
+			*gone_out = w[i].gone;
 			return !w[i].alive;
+		}
 	/* No heartbeat file (design note 1): the claim's age decides. */
 	struct stat st;
 	(void)sp;
@@ -130,13 +143,14 @@ int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 			uint64_t chunk;
 			unsigned attempt;
 			const char *worker;
+			bool gone;
 			if (ret == 0 &&
 			    q__parse_claim_name(names[i], &chunk, &attempt,
 						&worker) &&
 			    chunk < job->nchunks &&
 			    strcmp(worker, reclaimer_id) != 0 &&
 			    expired(h->sp, w, nw, worker, claimfd, names[i],
-				    now) &&
+				    now, &gone) &&
 			    q__chunk_has_record(h, chunk) != 1) {
 				char dead[Q_WORKER_ID_MAX];
 				snprintf(dead, sizeof(dead), "%s", worker);
@@ -162,9 +176,11 @@ int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 						char why[Q_WORKER_ID_MAX + 96];
 						snprintf(why, sizeof(why),
 							 "its worker %s stopped "
-							 "(lease expired) on "
-							 "attempt %u of %u",
-							 dead, attempt, max);
+							 "(%s) on attempt %u "
+							 "of %u", dead,
+							 gone ? "process gone"
+							      : "lease expired",
+							 attempt, max);
 						int r = q__finish_chunk_as(
 							h, cache, &claim,
 							reclaimer_id,

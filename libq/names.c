@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "names_internal.h"
+#include "proc_internal.h"
 
 static bool name_char(char c)
 {
@@ -209,11 +210,20 @@ const char *q__hostname(void)
 	return host_name;
 }
 
+/*
+ * <host>.<pid>.<ns>.<counter>.<start>-<tag>.<purpose>: the fifth token
+ * names the writing process on its node (proc.c), so a repair sweep on
+ * the same node can tell a dead writer's leftovers at once (repair.c);
+ * it is left out when /proc cannot tell.
+ */
 void q__unique_name(char *out, size_t size, const char *purpose)
 {
 	static atomic_ulong counter;
 	unsigned long n = atomic_fetch_add(&counter, 1);
+	char token[64];
 
-	snprintf(out, size, "%s.%ld.%lld.%lu.%s", q__hostname(),
-		 (long)getpid(), (long long)q__now_ns(), n, purpose);
+	q__proc_token(token, sizeof(token));
+	snprintf(out, size, "%s.%ld.%lld.%lu.%s%s%s", q__hostname(),
+		 (long)getpid(), (long long)q__now_ns(), n, token,
+		 token[0] ? "." : "", purpose);
 }

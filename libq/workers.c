@@ -6,6 +6,19 @@
  * of the last beat. Liveness is judged by comparing that mtime with the
  * mtime of a probe file the reader just touched, so both times come from
  * the same (server) clock and clock skew between nodes does not matter.
+ *
+ * Design notes
+ * 1. The file also says who the worker process is on its node: boot id,
+ *    pid namespace and start time (proc.c). A reader on the same boot and
+ *    in the same pid namespace that finds that process gone marks the
+ *    worker gone and not alive at once, whatever its heartbeat says: its
+ *    claims are reclaimed without waiting for the lease. The fields are
+ *    optional: a file without them (an older worker, or a node without
+ *    /proc) is judged by its lease alone, and so is every worker on
+ *    another node or in another pid namespace.
+ * 2. A worker proven alive is still judged by its lease too: a stopped
+ *    (SIGSTOP, swapped out) worker that no longer heartbeats loses its
+ *    claims like any other; its late result cannot win (commit.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +30,7 @@
 #include <unistd.h>
 
 #include "names_internal.h"
+#include "proc_internal.h"
 #include "spool_internal.h"
 #include "sysio.h"
 #include "text.h"
@@ -49,6 +63,14 @@ int q_worker_register(struct q_spool *sp, const struct q_worker_info *w,
 		q__esc_append(&b, w->slurm_procid[0] ? w->slurm_procid : "0");
 		q__buf_addch(&b, '\n');
 	}
+	if (w->boot_id[0] && q__safe_component(w->boot_id) && w->pid_ns &&
+	    w->start_ticks) {
+		q__buf_addstr(&b, "boot_id ");
+		q__esc_append(&b, w->boot_id);
+		q__buf_printf(&b, "\npid_ns %llu\nstart_ticks %llu\n",
+			      (unsigned long long)w->pid_ns,
+			      (unsigned long long)w->start_ticks);
+	}
 	q__buf_addstr(&b, "end\n");
 	ret = q__tmp_write(sp, "worker", b.data, b.len, tmpname,
 			   sizeof(tmpname), err);
@@ -62,6 +84,20 @@ int q_worker_register(struct q_spool *sp, const struct q_worker_info *w,
 				   "cannot register in '%s/workers'", sp->path);
 	}
 	return 0;
+}
+
+void q_worker_identify(struct q_worker_info *info)
+{
+	struct q__proc_id self;
+
+	info->pid = (long)getpid();
+	info->boot_id[0] = '\0';
+	info->pid_ns = info->start_ticks = 0;
+	if (q__proc_self(&self) < 0)
+		return;
+	snprintf(info->boot_id, sizeof(info->boot_id), "%s", self.boot_id);
+	info->pid_ns = self.pid_ns;
+	info->start_ticks = self.start;
 }
 
 int q_worker_heartbeat(struct q_spool *sp, const char *id)
@@ -121,6 +157,15 @@ static void parse_worker(struct q_worker_info *w, char *text, size_t len)
 			w->cpus = (unsigned)v;
 		else if (strcmp(tok[0], "lease") == 0 && q__tok_u64(tok[1], &v))
 			w->lease_s = (unsigned)v;
+		else if (strcmp(tok[0], "boot_id") == 0 &&
+			 (s = q__unesc(tok[1])))
+			snprintf(w->boot_id, sizeof(w->boot_id), "%s", s);
+		else if (strcmp(tok[0], "pid_ns") == 0 &&
+			 q__tok_u64(tok[1], &v))
+			w->pid_ns = v;
+		else if (strcmp(tok[0], "start_ticks") == 0 &&
+			 q__tok_u64(tok[1], &v))
+			w->start_ticks = v;
 		else if (strcmp(tok[0], "started") == 0 &&
 			 q__tok_i64(tok[1], &t))
 			w->started_ns = t;
@@ -162,7 +207,11 @@ int q_workers_list(struct q_spool *sp, struct q_worker_info **out,
 		w->heartbeat_ns = mtime_ns(&st);
 		int64_t lease = (int64_t)(w->lease_s ? w->lease_s : 60) *
 				1000000000;
-		w->alive = now - w->heartbeat_ns < lease;
+		struct q__proc_id p = { .pid = w->pid, .pid_ns = w->pid_ns,
+					.start = w->start_ticks };
+		snprintf(p.boot_id, sizeof(p.boot_id), "%s", w->boot_id);
+		w->gone = q__proc_fate(&p) == Q_PROC_GONE;
+		w->alive = !w->gone && now - w->heartbeat_ns < lease;
 	}
 	closedir(d);
 	*out = v;

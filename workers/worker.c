@@ -349,6 +349,9 @@ static void repair_sweep(struct worker *w)
 		if (q_repair(h, w->cache, NULL, &err) < 0)
 			report(w, &err);
 	}
+	struct q_error err = Q_ERROR_INIT;
+	if (q_repair_spool(w->sp, NULL, &err) < 0)
+		report(w, &err);
 }
 
 static void stop_all(struct worker *w)
@@ -432,7 +435,9 @@ static int setup(struct worker *w)
 	struct q_worker_info info = { 0 };
 	snprintf(info.id, sizeof(info.id), "%s", w->id);
 	gethostname(info.host, sizeof(info.host) - 1);
-	info.pid = (long)getpid();
+	/* pid, boot id, pid namespace and start time: a reclaimer on this
+	 * node can then tell at once that this worker died (libq/proc.c). */
+	q_worker_identify(&info);
 	info.cpus = w->cpus.n;
 	info.lease_s = w->opt->lease_seconds;
 	struct timespec ts;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # leases.sh: retries with back-off, timeouts, and workers that die: their
-# tasks are requeued once their lease expires (judged by the file
-# server's clock) and finished by others; a task that kills its worker
+# tasks are requeued at once when the worker died on this node (its
+# process is gone), else once their lease expires (judged by the file
+# server's clock), and finished by others; a task that kills its worker
 # every time is failed after exactly its attempts.
 . "$TESTS_DIR/cli/lib.sh"
 W=$T/wf
@@ -47,22 +48,50 @@ t0=$SECONDS
 check "both stopped within seconds" test $((SECONDS - t0)) -lt 10
 expect_eq "both timed out" 2 "$("$QSTATUS" "$job" --tasks | grep -c 'timed out after 1 s')"
 
-# A worker killed with SIGKILL: its task goes back after its lease and
-# another worker finishes it.
+# A worker killed with SIGKILL on this node: its heartbeat names its
+# process (boot id, pid namespace, start time), so the next repair sees
+# the process gone and requeues its task at once, long before its 60 s
+# lease, and another worker finishes it.
 job=$("$QSUBMIT" --name victim -- sh -c "echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
-"$QWORKER" --lease 2 2>/dev/null &
+"$QWORKER" --lease 60 2>/dev/null &
 victim=$!
 started() { [ -s "$T/victim" ]; }
 check "the task starts" wait_for 20 started
+check "the heartbeat names the process" grep -q "^start_ticks [1-9]" "$QSPOOL"/workers/*
 kill -9 $victim
 wait $victim 2>/dev/null
 pkill -9 -f "sleep 60" 2>/dev/null   # its orphaned command
-start_worker --exit-when-idle --lease 2
+t0=$SECONDS
+check "the repair requeues it at once" grep -q "1 claims of dead workers requeued" <("$QSTATUS" --repair 2>&1 >/dev/null)
+start_worker --exit-when-idle
 check "another worker finishes it" wait_for 60 workers_gone
+check "well within the lease" test $((SECONDS - t0)) -lt 30
 expect_eq "the second attempt's result" survived "$("$QCOLLECT" "$job")"
 expect_eq "attempts 1 then 2" "1
 2" "$(cat "$T/victim")"
 check "the dead worker shows as lost" grep -q " lost" <("$QSTATUS")
+
+# The lease path: a heartbeat without those fields (a worker on another
+# node, in another pid namespace, or an older qworker) is judged by its
+# lease alone: the same kill is only requeued once the 4 s lease expired.
+PIDS=()
+rm -f "$QSPOOL"/workers/* "$T/victim"
+job=$("$QSUBMIT" --name victim2 -- sh -c "echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
+"$QWORKER" --lease 4 2>/dev/null &
+victim=$!
+check "the task starts" wait_for 20 started
+sed -i '/^boot_id /d; /^pid_ns /d; /^start_ticks /d' "$QSPOOL"/workers/*
+kill -9 $victim
+wait $victim 2>/dev/null
+pkill -9 -f "sleep 60" 2>/dev/null
+t0=$SECONDS
+requeued() { grep -q "claims of dead workers requeued" <("$QSTATUS" --repair 2>&1 >/dev/null); }
+check "not requeued while its lease runs" test -z "$("$QSTATUS" --repair 2>&1 >/dev/null | grep "claims of dead")"
+check "requeued once the lease expired" wait_for 30 requeued
+check "and not before (4 s lease, heartbeat every 1 s)" test $((SECONDS - t0)) -ge 2
+start_worker --exit-when-idle
+check "another worker finishes it" wait_for 60 workers_gone
+expect_eq "the second attempt's result" survived "$("$QCOLLECT" "$job")"
 
 # A poison task kills its worker every time: failed after exactly
 # max(retries + 1, 3) claims, and nothing else is lost (the tasks that
@@ -85,6 +114,7 @@ for round in 1 2 3 4 5 6; do
 done
 "$QSTATUS" --repair > /dev/null 2>&1
 expect_eq "the poison ran exactly 3 times" 3 "$(wc -l < "$T/poison")"
-check "then failed with the reason" grep -q "stopped (lease expired) on attempt 3 of 3" <("$QSTATUS" "$job" --tasks)
+# Its workers died on this node: judged by their pid, not their lease.
+check "then failed with the reason" grep -q "stopped (process gone) on attempt 3 of 3" <("$QSTATUS" "$job" --tasks)
 expect_eq "the others all done" 10 "$("$QCOLLECT" "$job" 2>/dev/null | grep -c fine)"
 finish

@@ -2,10 +2,13 @@
  * test_lease.c: attempts, retries and leases (libq/lease.c).
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "helpers.h"
+#include "proc_internal.h"
 
 static void add_worker(struct tspool *t, const char *id, unsigned lease,
 		       time_t age)
@@ -121,6 +124,219 @@ Test(lease, past_the_attempts_the_task_fails_with_the_reason)
 	q_record_release(&rec);
 	cr_assert_str_eq(reason, "its worker dead.2.000002 stopped (lease "
 				 "expired) on attempt 3 of 3");
+	tspool_fini(&t);
+}
+
+/* ---- fast reclaim of workers known dead on this node (lease.c note 6) */
+
+/*
+ * A worker process forked from the test: it registers itself (with its
+ * boot id, pid namespace and start time, like qworker) under `id` and
+ * then waits for a byte on `gate` (or its end of file) before it exits.
+ */
+static pid_t spawn_worker(struct tspool *t, const char *id, unsigned lease,
+			  int gate_out[2])
+{
+	int ready[2];
+	cr_assert_eq(pipe(gate_out), 0);
+	cr_assert_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct q_worker_info w = { .cpus = 1, .lease_s = lease };
+		struct q_error err = Q_ERROR_INIT;
+		char c;
+		close(gate_out[1]);
+		close(ready[0]);
+		snprintf(w.id, sizeof(w.id), "%s", id);
+		snprintf(w.host, sizeof(w.host), "h");
+		q_worker_identify(&w);
+		if (!w.boot_id[0] || q_worker_register(t->sp, &w, &err) < 0)
+			_exit(3);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		_exit(read(gate_out[0], &c, 1) < 0 ? 5 : 0);
+	}
+	close(gate_out[0]);
+	close(ready[1]);
+	char c;
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the worker did not register");
+	close(ready[0]);
+	return pid;
+}
+
+static void end_worker(pid_t pid, int gate[2], bool reap)
+{
+	close(gate[1]);
+	if (reap) {
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+}
+
+static struct q_worker_info find_worker(struct tspool *t, const char *id)
+{
+	struct q_worker_info *w, found = { 0 };
+	size_t n;
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_workers_list(t->sp, &w, &n, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w[i].id, id) == 0)
+			found = w[i];
+	free(w);
+	cr_assert_str_eq(found.id, id, "worker %s not listed", id);
+	return found;
+}
+
+Test(lease, a_dead_local_worker_is_reclaimed_at_once)
+{
+	struct tspool t;
+	tspool_init(&t);
+	int gate[2];
+	/* A long lease and a fresh heartbeat: only the pid can tell. */
+	pid_t pid = spawn_worker(&t, "local.1.000001", 3600, gate);
+	uint64_t id = tsubmit(&t, tjob_simple("l", 2));
+	struct q_claim a;
+	struct q_jobh *h = claim_as(&t, id, "local.1.000001", &a);
+	struct q_worker_info w = find_worker(&t, "local.1.000001");
+	cr_assert(w.alive && !w.gone, "a running worker judged dead");
+	cr_assert_eq(w.pid, (long)pid);
+	cr_assert_neq(w.pid_ns, 0);
+	cr_assert_neq(w.start_ticks, 0);
+	cr_assert_eq(reclaim(&t, h), 0, "a running worker lost its claim");
+
+	/* Exited but not reaped: a zombie runs nothing; gone. */
+	end_worker(pid, gate, false);
+	siginfo_t si;
+	cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	w = find_worker(&t, "local.1.000001");
+	cr_assert(w.gone && !w.alive, "a zombie worker judged alive");
+
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	w = find_worker(&t, "local.1.000001");
+	cr_assert(w.gone && !w.alive, "an exited worker judged alive");
+	cr_assert_eq(reclaim(&t, h), 1, "not reclaimed at once");
+	cr_assert_eq(reclaim(&t, h), 0, "reclaimed twice");
+	struct q_claim c;
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_claim_next(h, "r.9.000009", 0, 8, 8, &c, &err), 1);
+	cr_assert_eq(c.chunk, a.chunk);
+	cr_assert_eq(c.attempt, 2);
+	tspool_fini(&t);
+}
+
+/* Rewrite workers/<id>, keeping or dropping the process fields and
+ * replacing one line that starts with `key ` by `key value`. */
+static void edit_worker(struct tspool *t, const char *id, const char *key,
+			const char *value)
+{
+	char path[512], line[256], text[4096] = "";
+	snprintf(path, sizeof(path), "%s/workers/%s", t->path, id);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	size_t klen = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+			if (!value)
+				continue;
+			snprintf(line, sizeof(line), "%s %s\n", key, value);
+		}
+		strncat(text, line, sizeof(text) - strlen(text) - 1);
+	}
+	fclose(f);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, 1);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Anywhere the pid cannot be judged, a dead worker keeps its claims
+ * until its lease expires: without the fields, on another boot (node),
+ * in another pid namespace. */
+Test(lease, elsewhere_the_lease_still_decides)
+{
+	static const struct { const char *key, *value; } cases[] = {
+		{ "boot_id", NULL },
+		{ "pid_ns", NULL },
+		{ "start_ticks", NULL },
+		{ "boot_id", "00000000-0000-4000-8000-000000000000" },
+		{ "pid_ns", "1" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tspool t;
+		tspool_init(&t);
+		int gate[2];
+		pid_t pid = spawn_worker(&t, "other.1.000001", 3600, gate);
+		end_worker(pid, gate, true);
+		edit_worker(&t, "other.1.000001", cases[i].key,
+			    cases[i].value);
+		uint64_t id = tsubmit(&t, tjob_simple("l", 1));
+		struct q_claim a;
+		struct q_jobh *h = claim_as(&t, id, "other.1.000001", &a);
+		struct q_worker_info w = find_worker(&t, "other.1.000001");
+		cr_assert(w.alive && !w.gone, "case %zu (%s): judged gone", i,
+			  cases[i].key);
+		cr_assert_eq(reclaim(&t, h), 0, "case %zu: reclaimed", i);
+		/* Once its lease has expired, it goes the old way. */
+		char path[512];
+		snprintf(path, sizeof(path), "%s/workers/other.1.000001",
+			 t.path);
+		struct timespec old[2] = { { time(NULL) - 7200, 0 },
+					   { time(NULL) - 7200, 0 } };
+		cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+		cr_assert_eq(reclaim(&t, h), 1, "case %zu: never reclaimed",
+			     i);
+		tspool_fini(&t);
+	}
+}
+
+/* A pid reused by a later process: the start time tells them apart. */
+Test(lease, a_reused_pid_is_not_the_worker)
+{
+	struct tspool t;
+	tspool_init(&t);
+	int gate[2];
+	pid_t pid = spawn_worker(&t, "reused.1.000001", 3600, gate);
+	struct q_worker_info w = find_worker(&t, "reused.1.000001");
+	cr_assert(w.alive);
+	/* Same pid, a different start: as if the pid had been reused. */
+	char start[32];
+	snprintf(start, sizeof(start), "%llu",
+		 (unsigned long long)w.start_ticks + 1);
+	edit_worker(&t, "reused.1.000001", "start_ticks", start);
+	w = find_worker(&t, "reused.1.000001");
+	cr_assert(w.gone && !w.alive, "a reused pid judged the worker");
+	/* And this process itself is alive, by the same rule. */
+	struct q__proc_id self;
+	cr_assert_eq(q__proc_self(&self), 0);
+	cr_assert_eq(q__proc_fate(&self), Q_PROC_ALIVE);
+	end_worker(pid, gate, true);
+	tspool_fini(&t);
+}
+
+/* The gone rule in the reason a task gets when out of attempts. */
+Test(lease, the_reason_says_the_process_was_gone)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("l", 1));
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	int gate[2];
+	pid_t pid = spawn_worker(&t, "dies.1.000001", 3600, gate);
+	end_worker(pid, gate, true);
+	for (unsigned attempt = 1; attempt <= 3; attempt++) {
+		struct q_claim c;
+		cr_assert_eq(q_claim_next(h, "dies.1.000001", 0, 8, 8, &c,
+					  &err), 1, "attempt %u", attempt);
+		cr_assert_eq(reclaim(&t, h), 1);
+	}
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 0, &rec, &err), 0);
+	cr_assert_str_eq(rec.items[0].reason, "its worker dies.1.000001 "
+			 "stopped (process gone) on attempt 3 of 3");
+	q_record_release(&rec);
 	tspool_fini(&t);
 }
 

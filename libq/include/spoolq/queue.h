@@ -182,10 +182,20 @@ struct q_repair_report {
 	uint64_t promoted;        /* empty wait directories promoted */
 	uint64_t claims_removed;  /* claims left behind a record */
 	uint64_t counted_off;     /* todo entries left behind a record */
-	uint64_t reclaimed;       /* claims of workers whose lease expired */
+	uint64_t todo_closed;     /* emptied todo/ directories removed */
+	uint64_t reclaimed;       /* claims of workers whose lease expired
+				     or whose process is gone */
+	uint64_t stages_removed;  /* tmp/: staged, never published jobs */
+	uint64_t tmp_removed;     /* tmp/: other files of dead writers */
 };
 Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_repair_report *report, struct q_error *err);
+/* The spool-wide part of the sweep: removes what dead writers left in
+ * tmp/ (a submission staged but never published, temporaries never
+ * renamed into place); the rule is in libq/repair.c. Adds to *report. */
+Q_EXPORT int q_repair_spool(struct q_spool *spool,
+			    struct q_repair_report *report,
+			    struct q_error *err);
 
 /*
  * Pure tasks and result reuse (libq/key.c). q_item_key gives a pure

@@ -80,8 +80,21 @@ struct q_worker_info {
 	int64_t heartbeat_ns;        /* mtime of its heartbeat file */
 	char slurm_job[32];          /* SLURM_JOB_ID or "" */
 	char slurm_procid[16];
-	bool alive;                  /* heartbeat younger than its lease */
+	/* Who the process is on its node, so that a reclaimer on the same
+	 * node can prove it dead without waiting for its lease (libq/proc.c).
+	 * "" / 0 when unknown (an older worker): the lease alone decides. */
+	char boot_id[40];            /* /proc/sys/kernel/random/boot_id */
+	uint64_t pid_ns;             /* inode of /proc/self/ns/pid */
+	uint64_t start_ticks;        /* field 22 of /proc/<pid>/stat */
+	bool alive;                  /* heartbeat younger than its lease, and
+					not provably gone */
+	bool gone;                   /* provably not running (same node and
+					pid namespace as the reader) */
 };
+
+/* Fill info's pid, boot_id, pid_ns and start_ticks for this process;
+ * they stay empty where /proc cannot tell. */
+Q_EXPORT void q_worker_identify(struct q_worker_info *info);
 
 /* Register this worker (workers/<id>), refresh its heartbeat, and remove
  * it on a clean exit. */
