@@ -28,10 +28,20 @@ case $target in fuzz_workflow | fuzz_record) ;; *) usage ;; esac
 
 scripts/deps.sh test
 dir=build-fuzz
+# Runs of both targets may start together: one builds at a time.
+mkdir -p $dir
+exec 9>$dir/.fuzz-build.lock
+flock 9
 if [ ! -f $dir/build.ninja ]; then
-	CC=clang meson setup $dir -Dfuzz=true --buildtype=debugoptimized >/dev/null
+	CC=clang meson setup $dir -Dfuzz=true \
+		--buildtype=debugoptimized >/dev/null
 fi
-ninja -C $dir tests/fuzz/$target >/dev/null
+if ! ninja -C $dir tests/fuzz/$target >$dir/fuzz-ninja.log 2>&1; then
+	tail -30 $dir/fuzz-ninja.log >&2
+	echo "fuzz.sh: building $target failed" >&2
+	exit 1
+fi
+flock -u 9
 
 corpus=$PWD/$dir/fuzz-corpus/$target
 artifacts=$PWD/$dir/fuzz-artifacts/$target
