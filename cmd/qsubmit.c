@@ -186,6 +186,25 @@ static char *default_name(const char *from)
 	return strdup(name);
 }
 
+/*
+ * q_submit failed. Until the publishing rename nothing is in the spool
+ * (libq/submit.c removes the staging directory), which the message says;
+ * a full disk or exceeded quota also gets what to do.
+ */
+static void submit_failed(const struct q_error *err, const struct q_job *job)
+{
+	const char *hint = "";
+	if (err->errnum == ENOSPC || err->errnum == EDQUOT)
+		hint = " (free space or raise the quota, then submit again)";
+	if (job->id || err->kind != Q_ERR_SYSTEM) {
+		q_error_print(stderr, "qsubmit", err);
+		return;
+	}
+	fprintf(stderr, "qsubmit: %s%s%s%s; nothing was submitted\n",
+		err->message, err->errnum ? ": " : "",
+		err->errnum ? strerror(err->errnum) : "", hint);
+}
+
 /* The built-ins, then the --plugin kernels (so a plugin cannot hide a
  * built-in: its kernel of the same name is refused). */
 static int load_kernels(const struct submit_args *a, struct q_error *err)
@@ -577,8 +596,11 @@ int main(int argc, char **argv)
 					    (a.group ? Q_SPOOL_GROUP : 0),
 			 &err) < 0)
 		goto fail;
-	if (q_submit(sp, job, &err) < 0)
-		goto fail;
+	if (q_submit(sp, job, &err) < 0) {
+		submit_failed(&err, job);
+		status = q_error_exit_status(&err);
+		goto out;
+	}
 	printf("%llu\n", (unsigned long long)job->id);
 	status = fflush(stdout) == 0 ? 0 : Q_EXIT_SYSTEM;
 	goto out;

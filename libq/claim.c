@@ -8,7 +8,8 @@
  *                                               claim/<s>/<D>.a<N>@<worker>
  *   claimed  claim/<s>/<D>.a<N>@<worker>/       q_commit (record, then
  *                                               rmdir); q_claim_handback
- *                                               (rename back to ready)
+ *                                               (rename back to ready,
+ *                                               same attempt)
  *
  * Design notes
  * 1. The claim destination is unique to this worker and attempt, so
@@ -210,10 +211,20 @@ int q__claim_requeue(struct q_jobh *h, const struct q_claim *claim,
 	return 0;
 }
 
+/*
+ * The same attempt number: the task did not fail (the worker stopped, or
+ * the spool's disk is full or over quota). A chunk that has a record
+ * already (another attempt's) is not made ready again, where it would
+ * only run to lose: its claim stays for the repair sweep, which removes
+ * claims behind records.
+ */
 int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
 		     struct q_error *err)
 {
 	char ready[48];
+
+	if (q__chunk_has_record(h, claim->chunk) == 1)
+		return 0;
 	q__ready_name(ready, sizeof(ready), claim->chunk, claim->attempt);
 	return q__claim_requeue(h, claim, ready, err);
 }

@@ -23,6 +23,12 @@
  * 3. A record in done/ dominates: if a crash leaves the claim or the todo
  *    entry behind after step 3, the repair sweep removes them and
  *    releases the dependents; every step after 3 is idempotent.
+ * 4. So a commit fails (returns -errno) only when no record of ours was
+ *    published: every temporary and every moved output is removed and
+ *    the claim is untouched, so the caller can give the chunk back with
+ *    the same attempt (a full disk or an exceeded quota is not the
+ *    task's fault). A failure after step 3 is only a warning: the chunk
+ *    is finished, and the repair sweep completes steps 4 to 6.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -181,6 +187,15 @@ static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
 	return ret;
 }
 
+/* Do the two names hold the same inode? */
+static bool same_file(int dirfd_a, const char *a, int dirfd_b, const char *b)
+{
+	struct stat sa, sb;
+	return fstatat(dirfd_a, a, &sa, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstatat(dirfd_b, b, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
 static void remove_moved(struct q_jobh *h, uint64_t chunk,
 			 struct moved *moved, size_t n)
 {
@@ -297,6 +312,18 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 	ret = donefd < 0 ? donefd
 			 : q__publish_first(sp, tmpname, donefd,
 					    dest ? dest : name);
+	if (ret < 0 && ret != -EEXIST && donefd >= 0 &&
+	    same_file(sp->tmpfd, tmpname, donefd, dest ? dest : name)) {
+		/* Linked, but the directory's fsync failed: the record is
+		 * visible and others may act on it already, so it cannot be
+		 * taken back (design note 4). */
+		fprintf(stderr, "spoolq: warning: the record of chunk %llu of "
+			"job %llu is published, but its directory cannot be "
+			"synced: %s (a machine crash now may lose it)\n",
+			(unsigned long long)claim->chunk,
+			(unsigned long long)h->job->id, strerror(-ret));
+		ret = 0;
+	}
 	q__tmp_remove(sp, tmpname);
 	if (ret == -EEXIST) {
 		won = 0;           /* another attempt's record counts */
@@ -333,20 +360,19 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 			fprintf(stderr, "spoolq: warning: cannot remove claim "
 				"'%s': %s\n", claim->name, strerror(errno));
 	}
+	/* Design note 4: the record is published; what fails from here on
+	 * is the repair sweep's to finish, not a failed commit. */
 	if ((ret = q__todo_countdown(h, claim->chunk)) < 0) {
 		q__jobh_where(h, "todo", where, sizeof(where));
-		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
-				  "cannot count chunk %llu off '%s'",
-				  (unsigned long long)claim->chunk, where);
-		goto out;
-	}
-	if ((ret = q__release_dependents(h, cache, claim->chunk)) < 0) {
-		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
-				  "cannot release the tasks waiting for chunk "
-				  "%llu of job %llu",
-				  (unsigned long long)claim->chunk,
-				  (unsigned long long)h->job->id);
-		goto out;
+		fprintf(stderr, "spoolq: warning: cannot count chunk %llu off "
+			"'%s': %s (the repair sweep will)\n",
+			(unsigned long long)claim->chunk, where,
+			strerror(-ret));
+	} else if ((ret = q__release_dependents(h, cache, claim->chunk)) < 0) {
+		fprintf(stderr, "spoolq: warning: cannot release the tasks "
+			"waiting for chunk %llu of job %llu: %s (the repair "
+			"sweep will)\n", (unsigned long long)claim->chunk,
+			(unsigned long long)h->job->id, strerror(-ret));
 	}
 	ret = won;
 	goto out;

@@ -105,6 +105,7 @@ struct q_ctx {
 	struct q_input *inputs;
 	size_t ninputs;
 	FILE *out, *err;
+	int write_errno;          /* the first failed write's errno, or 0 */
 	const volatile int *cancel;
 };
 
@@ -152,14 +153,28 @@ struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
 	return ctx;
 }
 
+/*
+ * Remember why the first write failed, when errno still says it: a full
+ * disk or an exceeded quota is the worker's to handle (it gives the task
+ * back), anything else fails the task.
+ */
+static void note_write_error(struct q_ctx *ctx)
+{
+	int none = 0, e = errno ? errno : EIO;
+	__atomic_compare_exchange_n(&ctx->write_errno, &none, e, false,
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 int q_ctx_finish(struct q_ctx *ctx)
 {
-	int ret = 0;
+	errno = 0;
 	if (!ctx->out || fflush(ctx->out) != 0 || ferror(ctx->out))
-		ret = -(errno ? errno : EIO);
-	if (ctx->err)
-		fflush(ctx->err);
-	return ret;
+		note_write_error(ctx);
+	errno = 0;
+	if (ctx->err && (fflush(ctx->err) != 0 || ferror(ctx->err)))
+		note_write_error(ctx);
+	int e = __atomic_load_n(&ctx->write_errno, __ATOMIC_RELAXED);
+	return e ? -e : 0;
 }
 
 void q_ctx_release(struct q_ctx *ctx)
@@ -275,8 +290,12 @@ int q_ctx_input(struct q_ctx *ctx, size_t i, const char **data, size_t *len)
 
 int q_ctx_write(struct q_ctx *ctx, const void *data, size_t len)
 {
-	if (!ctx->out || fwrite(data, 1, len, ctx->out) != len)
+	if (!ctx->out)
 		return -EIO;
+	if (fwrite(data, 1, len, ctx->out) != len) {
+		note_write_error(ctx);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -288,6 +307,8 @@ int q_ctx_printf(struct q_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vfprintf(ctx->out, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		note_write_error(ctx);
 	return n < 0 ? -EIO : 0;
 }
 
@@ -299,6 +320,8 @@ int q_ctx_log(struct q_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vfprintf(ctx->err, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		note_write_error(ctx);
 	return n < 0 ? -EIO : 0;
 }
 

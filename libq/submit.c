@@ -25,6 +25,11 @@
  *    earlier job's watch/ and then releases what finished in between.
  *    Either the finisher sees the watch entry, or we see its record: no
  *    lost wakeup (the repair sweep covers a crash in between).
+ * 4. Any failure before the publishing rename removes the staging
+ *    directory: the spool is as it was. A full disk or an exceeded quota
+ *    (ENOSPC, EDQUOT) can hit any of the staging writes; the error then
+ *    names the spool rather than the staging file, since what the user
+ *    must do (free space, raise the quota) is about the spool.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -582,6 +587,14 @@ int q_submit(struct q_spool *sp, struct q_job *job, struct q_error *err)
 out_remove:
 	q__remove_tree(sp->tmpfd, stage);
 out_stager:
+	/* Design note 4. */
+	if (ret < 0 && !job->id && err &&
+	    (err->errnum == ENOSPC || err->errnum == EDQUOT)) {
+		int e = err->errnum;
+		q_error_clear(err);
+		ret = q_error_set(err, Q_ERR_SYSTEM, e,
+				  "cannot write job to spool '%s'", sp->path);
+	}
 	if (st.waitfd >= 0)
 		close(st.waitfd);
 	if (st.stagefd >= 0)

@@ -15,6 +15,12 @@
  *    injection and other knobs given to a worker are for that worker,
  *    not for a qsubmit a task runs) and so is any entry that is not
  *    KEY=VALUE.
+ * 4. stdout and stderr reach the task's files through pipes, copied here,
+ *    so a write that fails (a full disk, an exceeded quota) is seen by
+ *    the worker rather than by the command, which might ignore it and
+ *    leave a truncated result that looks complete, or fail for a reason
+ *    that is not its own. The first such error is in capture_errno; the
+ *    command is then stopped, since its output is lost anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +40,8 @@
 
 #define POLL_MS 100
 #define KILL_GRACE_NS (2LL * 1000000000)
+/* After the child exits, how long its pipes may stay open. */
+#define DRAIN_NS (1LL * 1000000000)
 
 static int64_t mono_ns(void)
 {
@@ -81,7 +89,9 @@ static char **child_env(const struct q_command *cmd)
 	return env;
 }
 
-static int spawn(const struct q_command *cmd, pid_t *pid_out)
+/* Start the child with stdout and stderr on `out_w` and `err_w`. */
+static int spawn(const struct q_command *cmd, int out_w, int err_w,
+		 pid_t *pid_out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -95,8 +105,8 @@ static int spawn(const struct q_command *cmd, pid_t *pid_out)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, cmd->out_fd, 1);
-	posix_spawn_file_actions_adddup2(&fa, cmd->err_fd, 2);
+	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+	posix_spawn_file_actions_adddup2(&fa, err_w, 2);
 	if (cmd->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, cmd->cwd);
 	sigemptyset(&none);
@@ -124,15 +134,97 @@ static void decode_status(int status, struct q_command_result *res)
 		res->exit_code = -1;
 }
 
+/* One captured stream: the read end of the child's pipe (-1 at EOF)
+ * and the task's file in the spool's tmp/ it is copied into. */
+struct stream {
+	int pipe_fd;
+	int file_fd;
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Copy what the pipe holds into the file (design note 4). After a write
+ * error the data is read and dropped, so the child never blocks on a
+ * full pipe while it is being stopped.
+ */
+static void pump(struct stream *s, struct q_command_result *res)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(s->pipe_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close(s->pipe_fd);
+			s->pipe_fd = -1;
+			return;
+		}
+		if (!res->capture_errno) {
+			int ret = write_all(s->file_fd, buf, (size_t)n);
+			if (ret < 0)
+				res->capture_errno = -ret;
+		}
+		if ((size_t)n < sizeof(buf))
+			return;   /* drained for now */
+	}
+}
+
+static int open_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -errno;
+	/* Only our end is non-blocking: the child sees an ordinary pipe. */
+	int fl = fcntl(fds[0], F_GETFL);
+	if (fl < 0 || fcntl(fds[0], F_SETFL, fl | O_NONBLOCK) != 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return -e;
+	}
+	return 0;
+}
+
 int q_command_run(const struct q_command *cmd, q_stop_fn stop, void *ctx,
 		  struct q_command_result *res)
 {
+	struct stream s[2] = { { -1, cmd->out_fd }, { -1, cmd->err_fd } };
+	int out_p[2], err_p[2];
 	pid_t pid;
-	int status;
+	int status = 0;
 
 	memset(res, 0, sizeof(*res));
-	int ret = spawn(cmd, &pid);
+	int ret = open_pipe(out_p);
+	if (ret < 0)
+		return ret;
+	if ((ret = open_pipe(err_p)) < 0) {
+		close(out_p[0]);
+		close(out_p[1]);
+		return ret;
+	}
+	ret = spawn(cmd, out_p[1], err_p[1], &pid);
+	close(out_p[1]);
+	close(err_p[1]);
+	s[0].pipe_fd = out_p[0];
+	s[1].pipe_fd = err_p[0];
 	if (ret != 0) {
+		close(out_p[0]);
+		close(err_p[0]);
 		/* Like a shell: 127 for a command that cannot be found. */
 		res->spawn_errno = ret;
 		res->exit_code = ret == ENOENT ? 127 : 126;
@@ -141,42 +233,64 @@ int q_command_run(const struct q_command *cmd, q_stop_fn stop, void *ctx,
 		return 0;
 	}
 	int pfd = pidfd_open_compat(pid);
-	int64_t kill_at = 0;
+	bool exited = false, terminating = false;
+	int64_t kill_at = 0, drain_until = 0;
 	for (;;) {
-		if (pfd >= 0) {
-			struct pollfd p = { .fd = pfd, .events = POLLIN };
-			int n = poll(&p, 1, POLL_MS);
-			if (n < 0 && errno != EINTR)
-				break;
-		} else {
-			/* No pidfd (old kernel): poll waitpid. */
-			pid_t r = waitpid(pid, &status, WNOHANG);
-			if (r == pid) {
-				decode_status(status, res);
-				return 0;
-			}
-			struct timespec ts = { 0, POLL_MS * 1000000L };
-			nanosleep(&ts, NULL);
-		}
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
+		struct pollfd p[3];
+		nfds_t n = 0;
+		for (int k = 0; k < 2; k++)
+			if (s[k].pipe_fd >= 0)
+				p[n++] = (struct pollfd){ s[k].pipe_fd, POLLIN, 0 };
+		if (exited && n == 0)
 			break;
-		if (!res->stopped && stop && stop(ctx)) {
-			res->stopped = true;
+		if (!exited && pfd >= 0)
+			p[n++] = (struct pollfd){ pfd, POLLIN, 0 };
+		/* No pidfd (old kernel) and both pipes closed: a plain
+		 * sleep between waitpid polls. */
+		if (poll(p, n, POLL_MS) < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < 2; k++)
+			if (s[k].pipe_fd >= 0)
+				pump(&s[k], res);
+		if (exited) {
+			/* A process that left the task's group (setsid)
+			 * holds the pipe open: stop waiting for its EOF. */
+			if (mono_ns() > drain_until)
+				break;
+			continue;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			exited = true;
+			decode_status(status, res);
+			/* Leave no member of the task's group behind. */
+			kill(-pid, SIGKILL);
+			drain_until = mono_ns() + DRAIN_NS;
+			continue;
+		}
+		/* Output that cannot be stored makes the run worthless: stop
+		 * it (the caller gives the task back, design note 4). */
+		if (!terminating && (res->capture_errno ||
+				     (stop && stop(ctx)))) {
+			terminating = true;
+			res->stopped = !res->capture_errno;
 			kill(-pid, SIGTERM);
 			kill_at = mono_ns() + KILL_GRACE_NS;
-		} else if (res->stopped && kill_at && mono_ns() > kill_at) {
+		} else if (terminating && kill_at && mono_ns() > kill_at) {
 			kill(-pid, SIGKILL);
 			kill_at = 0;
 		}
 	}
+	for (int k = 0; k < 2; k++)
+		if (s[k].pipe_fd >= 0)
+			close(s[k].pipe_fd);
 	if (pfd >= 0)
 		close(pfd);
-	/* Reap (the loop above may have left on a poll error). */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	decode_status(status, res);
-	/* Leave no member of the task's group behind. */
-	kill(-pid, SIGKILL);
+	if (!exited) {
+		/* The loop left on a poll error: reap. */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		decode_status(status, res);
+		kill(-pid, SIGKILL);
+	}
 	return 0;
 }

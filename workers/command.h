@@ -5,6 +5,8 @@
  * reaches every process it started), stdin from /dev/null, stdout and
  * stderr on the files given, an explicit environment, and the calling
  * thread's CPU affinity (the worker sets it to the task's cores first).
+ * Its stdout and stderr go through pipes that the calling thread copies
+ * into out_fd and err_fd, so a failed write is the worker's to see.
  */
 #ifndef QWORKER_COMMAND_H
 #define QWORKER_COMMAND_H
@@ -26,6 +28,9 @@ struct q_command_result {
 	int exit_code;          /* exit status, or -signal */
 	bool stopped;           /* killed because stop_fn said so */
 	int spawn_errno;        /* the command could not be started */
+	int capture_errno;      /* its output could not be stored (ENOSPC,
+				 * EDQUOT, ...): it was stopped, and the
+				 * result is worthless */
 };
 
 /* Run and wait. Returns 0 (see result) or -errno for a worker-side

@@ -19,6 +19,13 @@
  * 5. A chunk of pure tasks whose keys match an earlier result is not
  *    run: the earlier result is committed as this chunk's (key.c,
  *    reuse.c). qsubmit --no-cache turns that off for a job.
+ * 6. A write to the spool that fails with ENOSPC or EDQUOT (an output
+ *    file, a command's stdout or stderr as it is copied, a kernel's
+ *    result or log, an input file, the record) is not the task's fault:
+ *    its temporaries are removed and the chunk goes back to ready/ with
+ *    the same attempt (q_claim_handback), never recorded as failed. The
+ *    worker then backs off (worker.c). Items of the chunk that finished
+ *    before run again: at least once, as for a stop.
  *
  * NEEDSWORK: each item creates two temporary files (stdout, stderr) and
  * its commit a third (the record). On the CI VM's ext4 a create right
@@ -277,9 +284,23 @@ static int command_argv(const struct q_group *g, const struct q_job *job,
 	return ret;
 }
 
-static void run_command(struct q_run *r, const struct q_group *g,
-			uint64_t item, int64_t index, int out_fd, int err_fd,
-			struct q_outcome *o)
+/* Design note 6: a write to the spool failed for lack of space. */
+static int spool_full(struct q_run *r, uint64_t item, int errnum,
+		      const char *what)
+{
+	char label[Q_NAME_MAX + 32];
+	q_job_item_label(q_jobh_job(r->h), item, label, sizeof(label));
+	return q_error_set(&r->err, Q_ERR_SYSTEM, errnum,
+			   "job %llu %s: cannot store its %s in '%s/tmp'",
+			   (unsigned long long)q_jobh_job(r->h)->id, label,
+			   what, q_spool_path(r->spool));
+}
+
+/* 0 (the outcome says what happened), or -errno when the run is
+ * worthless for a reason that is not the task's (r->err says why). */
+static int run_command(struct q_run *r, const struct q_group *g,
+		       uint64_t item, int64_t index, int out_fd, int err_fd,
+		       struct q_outcome *o)
 {
 	const struct q_job *job = q_jobh_job(r->h);
 	struct envv env = { 0 };
@@ -287,8 +308,13 @@ static void run_command(struct q_run *r, const struct q_group *g,
 	struct q_error ierr = Q_ERROR_INIT;
 	char **argv = NULL, **inputs_env = NULL;
 	size_t argc = 0;
+	int ret = 0;
 
 	if (q_input_files_prepare(&in, r->h, r->cache, item, &ierr) < 0) {
+		if (q_disk_full(ierr.errnum)) {
+			ret = spool_full(r, item, ierr.errnum, "inputs");
+			goto out;
+		}
 		fail_to_start(o, err_fd, "cannot pass the inputs", &ierr);
 		goto out;
 	}
@@ -303,7 +329,16 @@ static void run_command(struct q_run *r, const struct q_group *g,
 	if (g->timeout_s > 0)
 		w.deadline = mono_ns() + (int64_t)(g->timeout_s * 1e9);
 	struct q_command_result res;
-	q_command_run(&cmd, should_stop, &w, &res);
+	if ((ret = q_command_run(&cmd, should_stop, &w, &res)) < 0) {
+		q_error_set(&r->err, Q_ERR_SYSTEM, -ret,
+			    "job %llu: cannot make pipes for a command",
+			    (unsigned long long)job->id);
+		goto out;
+	}
+	if (res.capture_errno) {
+		ret = spool_full(r, item, res.capture_errno, "output");
+		goto out;
+	}
 
 	o->exit_code = res.exit_code;
 	if (res.stopped && w.timed_out) {
@@ -336,10 +371,12 @@ out:
 	free(inputs_env);   /* its strings now belong to env */
 	env_release(&env);
 	q_input_files_release(&in);
+	return ret;
 }
 
-static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
-		       int out_fd, int err_fd, struct q_outcome *o)
+/* Like run_command: 0, or -errno for a result that cannot be stored. */
+static int run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
+		      int out_fd, int err_fd, struct q_outcome *o)
 {
 	const struct q_kernel *k = q_kernel_find(g->kernel);
 	if (!k) {
@@ -347,7 +384,7 @@ static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
 		set_reason(o, "this worker has no kernel '%s'", g->kernel);
 		dprintf(err_fd, "qworker: no kernel '%s' on this worker\n",
 			g->kernel);
-		return;
+		return 0;
 	}
 	struct q_ctx *ctx = q_ctx_new(r->h, r->cache, item, r->threads, out_fd,
 				      err_fd, &r->cancel_flag);
@@ -362,6 +399,12 @@ static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
 	int fin = q_ctx_finish(ctx);
 	q_ctx_release(ctx);
 	o->exit_code = rc;
+	if (fin < 0 && q_disk_full(-fin)) {
+		/* Whatever the kernel returned: it may have failed only
+		 * because its writes did (design note 6). */
+		__atomic_store_n(&r->cancel_flag, 0, __ATOMIC_RELAXED);
+		return spool_full(r, item, -fin, "result");
+	}
 	if (__atomic_load_n(&r->timed_out, __ATOMIC_RELAXED)) {
 		o->state = Q_STATE_FAILED;
 		set_reason(o, "timed out after %g s", g->timeout_s);
@@ -381,8 +424,10 @@ static void run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
 	} else {
 		o->state = Q_STATE_DONE;
 	}
+	return 0;
 }
 
+/* 0, or -errno when the item's output cannot be stored (r->err set). */
 static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 {
 	const struct q_job *job = q_jobh_job(r->h);
@@ -390,23 +435,31 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	int64_t index = q_job_index_of(job, item);
 	int out_fd, err_fd;
 
+	int ret;
+
 	out_fd = q_spool_tmp_create(r->spool, "out", o->out_tmp,
 				    sizeof(o->out_tmp));
 	if (out_fd < 0)
-		return out_fd;
+		return q_error_set(&r->err, Q_ERR_SYSTEM, -out_fd,
+				   "cannot create a file in '%s/tmp'",
+				   q_spool_path(r->spool));
 	err_fd = q_spool_tmp_create(r->spool, "err", o->err_tmp,
 				    sizeof(o->err_tmp));
 	if (err_fd < 0) {
 		close(out_fd);
-		return err_fd;
+		return q_error_set(&r->err, Q_ERR_SYSTEM, -err_fd,
+				   "cannot create a file in '%s/tmp'",
+				   q_spool_path(r->spool));
 	}
 	if (g->kind == Q_TASK_KERNEL)
-		run_kernel(r, g, item, out_fd, err_fd, o);
+		ret = run_kernel(r, g, item, out_fd, err_fd, o);
 	else
-		run_command(r, g, item, index, out_fd, err_fd, o);
+		ret = run_command(r, g, item, index, out_fd, err_fd, o);
+	/* Written with write(2), never fsynced here: close reports no
+	 * error worth acting on (the commit fsyncs what it keeps). */
 	close(out_fd);
 	close(err_fd);
-	return 0;
+	return ret;
 }
 
 static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
@@ -415,6 +468,28 @@ static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
 		q_spool_tmp_remove(r->spool, o[i].out_tmp);
 		q_spool_tmp_remove(r->spool, o[i].err_tmp);
 	}
+}
+
+/* Give the chunk back; an each_worker run holds no claim: nothing to
+ * give back, the task stays runnable for this worker. */
+static int hand_back(struct q_run *r, struct q_error *err)
+{
+	if (r->each)
+		return 0;
+	int ret = q_claim_handback(r->h, &r->claim, err);
+	if (ret == 0)
+		r->handed_back = true;
+	return ret;
+}
+
+/* After a failure already in r->err: give the chunk back, and say so if
+ * even that fails (it then stays claimed until this worker stops or its
+ * lease ends, and goes back then). */
+static void give_back(struct q_run *r)
+{
+	struct q_error err = Q_ERROR_INIT;
+	if (hand_back(r, &err) < 0)
+		q_error_print(stderr, "qworker", &err);
 }
 
 /*
@@ -441,6 +516,8 @@ static bool reuse_earlier_result(struct q_run *r, struct q_outcome *o,
 	if (ret == 0)
 		return false;
 	r->result = ret;
+	if (ret < 0)
+		give_back(r);   /* no record was published (commit.c) */
 	if (r->verbose && ret == 1)
 		fprintf(stderr, "qworker: job %llu chunk %llu: reused an "
 			"earlier result (%llu task%s)\n",
@@ -480,14 +557,6 @@ static bool retry_if_failed(struct q_run *r, struct q_outcome *o,
 	return true;
 }
 
-/* Give the chunk back; an each_worker run holds no claim: nothing to
- * give back, the task stays runnable for this worker. */
-static int hand_back(struct q_run *r, struct q_error *err)
-{
-	if (r->each)
-		return 0;
-	return q_claim_handback(r->h, &r->claim, err);
-}
 
 static void *run_thread(void *arg)
 {
@@ -533,14 +602,10 @@ static void *run_thread(void *arg)
 		} else {
 			int ret = run_item(r, item, &o[i]);
 			if (ret < 0) {
-				/* The spool's tmp/ failed (disk full?): not
-				 * the task's fault; give the chunk back. */
+				/* The spool's tmp/ failed (design note 6):
+				 * not the task's fault; give it back. */
 				drop_outputs(r, o, count);
-				q_error_set(&r->err, Q_ERR_SYSTEM, -ret,
-					    "cannot create output files in "
-					    "'%s/tmp'",
-					    q_spool_path(r->spool));
-				hand_back(r, NULL);
+				give_back(r);
 				r->result = ret;
 				goto out;
 			}
@@ -571,9 +636,9 @@ static void *run_thread(void *arg)
 		r->result = q_each_commit(r->h, r->cache, r->claim.chunk,
 					  r->claim.claimed_ns, r->worker_id,
 					  o, &r->err) < 0 ? -EIO : 1;
-	else
-		r->result = q_commit(r->h, r->cache, &r->claim, r->worker_id, o, count,
-			     &r->err);
+	else if ((r->result = q_commit(r->h, r->cache, &r->claim,
+				       r->worker_id, o, count, &r->err)) < 0)
+		give_back(r);   /* no record was published (commit.c) */
 out:
 	free(o);
 	__atomic_store_n(&r->phase, Q_RUN_FINISHED, __ATOMIC_RELEASE);

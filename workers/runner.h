@@ -4,6 +4,7 @@
 #ifndef QWORKER_RUNNER_H
 #define QWORKER_RUNNER_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -34,14 +35,27 @@ struct q_run {
 	volatile int phase;
 	volatile uint64_t current_item;
 	int result;                /* 1 committed, 0 lost or handed back,
-				    * <0 error */
+				    * <0 error (err says why; a full disk:
+				    * q_disk_full(err.errnum)) */
 	uint64_t items_run;
+	bool handed_back;          /* the chunk went back to ready/, same
+				    * attempt */
 	struct q_error err;
 	pthread_t thread;
 	int cancel_flag;           /* what kernels see through their context */
 	volatile int64_t deadline; /* a kernel's timeout, monotonic ns; 0 */
 	volatile int timed_out;    /* set with cancel_flag at the deadline */
 };
+
+/*
+ * ENOSPC or EDQUOT: the spool's file system is full or the user is over
+ * quota. That is no task's fault: the runner gives the chunk back with
+ * the same attempt, and the worker backs off before claiming again.
+ */
+static inline bool q_disk_full(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT;
+}
 
 /* Start the chunk's thread. 0 or -errno. */
 int q_run_start(struct q_run *run);

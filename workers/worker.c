@@ -16,6 +16,15 @@
  *    anything left that could still run (nothing waiting, ready or
  *    running anywhere); with a time it also exits after that long without
  *    finding work. --max-tasks stops claiming after that many tasks.
+ * 5. A full disk or an exceeded quota (ENOSPC, EDQUOT) on the spool is
+ *    not an error that counts toward stopping: the chunk is back in
+ *    ready/ with its attempt unchanged (runner.c note 6), and the worker
+ *    claims nothing for BACKOFF_MIN_S seconds, doubling up to
+ *    BACKOFF_MAX_S while writes keep failing, back to the minimum after
+ *    a commit succeeds. Claiming again at once would run the task only
+ *    to fail its writes again: a spin that also floods the log. One line
+ *    per back-off says what failed, where, and what to do; the running
+ *    tasks go on, and their failures within a back-off add no line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +49,9 @@
 /* A kernel that ignores its cancel flag this long after the stop is
  * abandoned: its chunk is handed back and the worker exits anyway. */
 #define ABANDON_AFTER_NS (10LL * 1000000000)
+/* Back-off after a full disk or exceeded quota (design note 5). */
+#define BACKOFF_MIN_S 1
+#define BACKOFF_MAX_S 60
 
 struct worker {
 	struct q_spool *sp;
@@ -61,6 +73,8 @@ struct worker {
 	int64_t stop_deadline;
 	int64_t next_heartbeat;
 	int errors;
+	unsigned backoff_s;       /* the last back-off; 0 after a commit */
+	int64_t backoff_until;    /* claim nothing before (monotonic) */
 	bool all_finished;
 	int64_t next_repair;
 	int64_t next_each_check;
@@ -105,6 +119,54 @@ static void mark_finished(struct worker *w, uint64_t id)
 static void report(struct worker *w, const struct q_error *err)
 {
 	q_error_print(stderr, w->opt->prog, err);
+}
+
+static bool backing_off(const struct worker *w)
+{
+	return mono_ns() < w->backoff_until;
+}
+
+/*
+ * The spool is full or over quota (design note 5): start a back-off and
+ * say so, unless one is already running. `what` is what happened to the
+ * task, or "".
+ */
+static void back_off(struct worker *w, const struct q_error *err,
+		     const char *what)
+{
+	if (backing_off(w))
+		return;
+	w->backoff_s = w->backoff_s ? 2 * w->backoff_s : BACKOFF_MIN_S;
+	if (w->backoff_s > BACKOFF_MAX_S)
+		w->backoff_s = BACKOFF_MAX_S;
+	w->backoff_until = mono_ns() + (int64_t)w->backoff_s * 1000000000;
+	fprintf(stderr, "%s: %s: %s%s; the spool '%s' is full or over quota: "
+		"free space or raise the quota; claiming again in %u s\n",
+		w->opt->prog, err->message, strerror(err->errnum), what,
+		q_spool_path(w->sp), w->backoff_s);
+}
+
+/* A runner's failure: a back-off for a full spool, else an error. */
+static void run_failed(struct worker *w, struct q_run *r)
+{
+	char what[160];
+
+	if (!q_disk_full(r->err.errnum)) {
+		report(w, &r->err);
+		w->errors++;
+		return;
+	}
+	if (r->each)
+		snprintf(what, sizeof(what), "; it runs again later");
+	else if (r->handed_back)
+		snprintf(what, sizeof(what), "; chunk %llu handed back, "
+			 "attempt %u kept",
+			 (unsigned long long)r->claim.chunk, r->claim.attempt);
+	else
+		snprintf(what, sizeof(what), "; chunk %llu stays claimed "
+			 "until this worker stops",
+			 (unsigned long long)r->claim.chunk);
+	back_off(w, &r->err, what);
 }
 
 /* The jobs that may still have work: every job not known finished. */
@@ -270,6 +332,11 @@ static int claim_one(struct worker *w)
 			return each;
 		int ret = q_claim_next(h, w->id, w->start_shard, w->cpus.nfree,
 				       w->cpus.n, &claim, &err);
+		if (ret < 0 && q_disk_full(err.errnum)) {
+			/* Nothing was claimed; claim nothing for a while. */
+			back_off(w, &err, "");
+			return 0;
+		}
 		if (ret < 0) {
 			report(w, &err);
 			return ret;
@@ -297,10 +364,11 @@ static void reap_runs(struct worker *w)
 		}
 		pthread_join(r->thread, NULL);
 		if (r->result < 0 && q_error_is_set(&r->err)) {
-			report(w, &r->err);
-			w->errors++;
+			run_failed(w, r);
 		} else if (r->result >= 0) {
 			w->errors = 0;
+			if (r->result == 1)
+				w->backoff_s = 0;   /* design note 5 */
 		}
 		q_cpus_give(&w->cpus, r->slots, r->threads);
 		free(r);
@@ -450,7 +518,14 @@ static int setup(struct worker *w)
 		snprintf(info.slurm_procid, sizeof(info.slurm_procid), "%s",
 			 sp);
 	if (q_worker_register(w->sp, &info, &err) < 0) {
-		report(w, &err);
+		if (q_disk_full(err.errnum))
+			fprintf(stderr, "%s: %s: %s; the spool '%s' is full or "
+				"over quota: free space or raise the quota, "
+				"then start the worker again\n", w->opt->prog,
+				err.message, strerror(err.errnum),
+				q_spool_path(w->sp));
+		else
+			report(w, &err);
 		return -1;
 	}
 	w->next_heartbeat = mono_ns();
@@ -535,9 +610,11 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 			bool limit = opt->max_tasks &&
 				     w.tasks_claimed >= opt->max_tasks;
 			int claimed = 0;
-			if (!limit && w.cpus.nfree > 0 && refresh_jobs(&w) < 0)
+			bool pause = backing_off(&w);
+			if (!limit && !pause && w.cpus.nfree > 0 &&
+			    refresh_jobs(&w) < 0)
 				w.errors++;
-			while (!limit && w.cpus.nfree > 0) {
+			while (!limit && !pause && w.cpus.nfree > 0) {
 				int ret = claim_one(&w);
 				if (ret < 0)
 					w.errors++;
@@ -550,6 +627,10 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 			if (claimed) {
 				idle_since = 0;
 				poll_ms = POLL_MIN_MS;
+			} else if (pause || backing_off(&w)) {
+				/* Waiting for space is not idleness: no exit,
+				 * no repair sweep (design note 5). */
+				idle_since = 0;
 			} else if (w.nruns == 0) {
 				if (limit)
 					break;

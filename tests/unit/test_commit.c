@@ -1,6 +1,7 @@
 /*
  * test_commit.c: finishing chunks (libq/commit.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -199,4 +200,197 @@ Test(commit, failing_disk_leaves_no_record)
 			 (unsigned long long)id, claim.name));
 	cr_assert_not(q_jobh_finished(h));
 	tspool_fini(&t);
+}
+
+/*
+ * A full disk at any one write of a commit: the k-th call that can need
+ * space (a create, write, fsync, close, rename, link or mkdir; unlink and
+ * rmdir never do) fails with ENOSPC, for every k. Either the commit fails
+ * and the spool is as before it (no record, nothing in out/ or tmp/, the
+ * claim in place, so the chunk can be handed back with the same attempt),
+ * or the record is published complete and the repair sweep finishes what
+ * the failure left.
+ */
+static unsigned space_calls, space_fail_at;
+
+static bool space_fails(void)
+{
+	if (++space_calls != space_fail_at)
+		return false;
+	errno = ENOSPC;
+	return true;
+}
+
+static int full_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	if ((flags & O_CREAT) && space_fails())
+		return -1;
+	return q__sysio_libc.openat(dirfd, path, flags, mode);
+}
+
+static ssize_t full_write(int fd, const void *buf, size_t len)
+{
+	return space_fails() ? -1 : q__sysio_libc.write(fd, buf, len);
+}
+
+static int full_fsync(int fd)
+{
+	return space_fails() ? -1 : q__sysio_libc.fsync(fd);
+}
+
+/* Like NFS reporting a failed write-back at close: the descriptor is
+ * gone either way. */
+static int full_close(int fd)
+{
+	int ret = q__sysio_libc.close(fd);
+	return space_fails() ? -1 : ret;
+}
+
+static int full_renameat(int a, const char *from, int b, const char *to)
+{
+	return space_fails() ? -1 : q__sysio_libc.renameat(a, from, b, to);
+}
+
+static int full_linkat(int a, const char *from, int b, const char *to,
+		       int flags)
+{
+	return space_fails() ? -1
+			     : q__sysio_libc.linkat(a, from, b, to, flags);
+}
+
+static int full_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	return space_fails() ? -1 : q__sysio_libc.mkdirat(dirfd, path, mode);
+}
+
+static int entries(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int entries(const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	DIR *d = opendir(path);
+	cr_assert_not_null(d, "%s", path);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+Test(commit, disk_full_at_every_write, .timeout = 120)
+{
+	const size_t big = 100 * 1024;   /* over the inline limit: a file */
+	char *text = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		text[i] = (char)('a' + i % 26);
+	int failed = 0, published = 0;
+	bool completed = false;
+	for (unsigned k = 1; k < 200 && !completed; k++) {
+		struct tspool t;
+		tspool_init(&t);
+		/* Two items in one chunk (a big and a small output), and a
+		 * task that waits for them. */
+		struct q_job *job = q_job_new("full");
+		struct q_group *a = q_job_add_group(job, "make",
+						    Q_TASK_COMMAND);
+		q_group_add_argv(a, "true");
+		a->count = 2;
+		a->array = true;
+		a->chunk_size = 2;
+		struct q_group *b = q_job_add_group(job, "use",
+						    Q_TASK_COMMAND);
+		q_group_add_argv(b, "true");
+		struct q_after dep = { .job = 0, .first = 0, .count = 2,
+				       .mode = Q_AFTER_ALL, .label = "make" };
+		q_group_add_after(b, &dep);
+		uint64_t id = tsubmit(&t, job);
+		struct q_claim claim;
+		struct q_jobh *h = tclaim(&t, id, &claim);
+		cr_assert_eq(claim.chunk, 0);
+		struct q_outcome o[2] = {
+			{ .item = 0, .state = Q_STATE_DONE },
+			{ .item = 1, .state = Q_STATE_DONE },
+		};
+		tmp_with(&t, text, big, o[0].out_tmp, sizeof(o[0].out_tmp));
+		tmp_with(&t, "small\n", 6, o[1].out_tmp, sizeof(o[1].out_tmp));
+
+		struct q_error err = Q_ERROR_INIT;
+		space_calls = 0;
+		space_fail_at = k;
+		q__sysio.openat = full_openat;
+		q__sysio.write = full_write;
+		q__sysio.fsync = full_fsync;
+		q__sysio.close = full_close;
+		q__sysio.renameat = full_renameat;
+		q__sysio.linkat = full_linkat;
+		q__sysio.mkdirat = full_mkdirat;
+		int ret = q_commit(h, t.cache, &claim, "tester.1.000001", o, 2,
+				   &err);
+		q__sysio = q__sysio_libc;
+		completed = space_calls < k;
+
+		cr_assert_eq(entries("%s/tmp", t.path), 0,
+			     "k=%u: temporaries left in tmp/", k);
+		bool has_record = exists("%s/jobs/%llu/done/0/0", t.path,
+					 (unsigned long long)id);
+		if (ret < 0) {
+			failed++;
+			cr_assert_eq(err.errnum, ENOSPC, "k=%u: %s", k,
+				     err.message);
+			cr_assert_not(has_record, "k=%u", k);
+			cr_assert_eq(entries("%s/jobs/%llu/out/0", t.path,
+					     (unsigned long long)id), 0,
+				     "k=%u: outputs left in out/", k);
+			cr_assert(exists("%s/jobs/%llu/claim/0/%s", t.path,
+					 (unsigned long long)id, claim.name),
+				  "k=%u: the claim is gone", k);
+			/* Back with the same attempt, and runnable. */
+			cr_assert_eq(q_claim_handback(h, &claim, &err), 0,
+				     "k=%u: %s", k, err.message);
+			cr_assert(exists("%s/jobs/%llu/ready/0/0.a1", t.path,
+					 (unsigned long long)id), "k=%u", k);
+			struct q_claim again;
+			cr_assert_eq(q_claim_next(h, "tester.1.000001", 0, 64,
+						  64, &again, &err), 1);
+			cr_assert_eq(again.attempt, 1, "k=%u", k);
+		} else {
+			published++;
+			cr_assert_eq(ret, 1, "k=%u", k);
+			cr_assert(has_record, "k=%u", k);
+			struct q_repair_report rep;
+			cr_assert_eq(q_repair(h, t.cache, &rep, &err), 0,
+				     "k=%u: %s", k, err.message);
+			struct q_record rec;
+			cr_assert_eq(q_record_read(h, 0, &rec, &err), 0,
+				     "k=%u: %s", k, err.message);
+			char *data;
+			size_t len;
+			cr_assert_eq(q_record_output_mem(h, &rec, 0, false, big,
+							 &data, &len, &err),
+				     0, "k=%u: %s", k, err.message);
+			cr_assert(len == big && memcmp(data, text, big) == 0,
+				  "k=%u: the big output is damaged", k);
+			free(data);
+			cr_assert_eq(q_record_output_mem(h, &rec, 1, false, 64,
+							 &data, &len, &err),
+				     0, "k=%u: %s", k, err.message);
+			cr_assert(len == 6 && memcmp(data, "small\n", 6) == 0,
+				  "k=%u: the small output is damaged", k);
+			free(data);
+			q_record_release(&rec);
+			struct q_counts c;
+			cr_assert_eq(q_job_counts(h, &c, &err), 0);
+			cr_assert_eq(c.running, 0, "k=%u: claim left", k);
+			cr_assert_eq(c.ready, 1, "k=%u: 'use' not ready", k);
+		}
+		tspool_fini(&t);
+	}
+	free(text);
+	cr_assert(completed, "the commit never completed");
+	cr_assert_gt(failed, 5, "only %d failing writes", failed);
+	cr_assert_gt(published, 0);
 }

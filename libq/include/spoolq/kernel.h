@@ -160,8 +160,9 @@ struct q_jobcache;
 Q_EXPORT struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
 				 uint64_t item, unsigned threads, int out_fd,
 				 int err_fd, const volatile int *cancel);
-/* Flush the output and log; 0 or -errno (a failed write means the result
- * is incomplete and the task must fail). */
+/* Flush the output and log; 0 or -errno of the first write that failed
+ * (the result is incomplete: ENOSPC or EDQUOT make the worker give the
+ * task back for later, anything else fails it). */
 Q_EXPORT int q_ctx_finish(struct q_ctx *ctx);
 Q_EXPORT void q_ctx_release(struct q_ctx *ctx);
 

@@ -105,8 +105,10 @@ Q_EXPORT int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 			       const char *reclaimer_id,
 			       uint64_t *reclaimed_out, struct q_error *err);
 
-/* Give a claimed chunk back, unstarted or interrupted: it becomes ready
- * again with the same attempt number. */
+/* Give a claimed chunk back, unstarted or interrupted (the worker stops,
+ * or the spool is full or over quota): it becomes ready again with the
+ * same attempt number. A chunk that already has a record is left alone
+ * (the record dominates; the repair sweep removes the claim). */
 Q_EXPORT int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
 			      struct q_error *err);
 
@@ -129,8 +131,11 @@ struct q_outcome {
  * job, and release the chunks waiting for it, in this job and in later
  * jobs (through `cache`). Returns 1 when our record is the one that
  * counts, 0 when another attempt's record was there first (ours is
- * discarded), -errno on failure with err set. The tmp files named in the
- * outcomes are consumed in every case.
+ * discarded), -errno on failure with err set: then no record of ours was
+ * published and the claim is untouched, so the chunk can be handed back
+ * (ENOSPC and EDQUOT are no task's fault). A failure after the record is
+ * published is only a warning: the repair sweep finishes the rest. The
+ * tmp files named in the outcomes are consumed in every case.
  */
 Q_EXPORT int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 		      const struct q_claim *claim, const char *worker_id,
