@@ -52,7 +52,7 @@ expect_eq "both timed out" 2 "$("$QSTATUS" "$job" --tasks | grep -c 'timed out a
 # process (boot id, pid namespace, start time), so the next repair sees
 # the process gone and requeues its task at once, long before its 60 s
 # lease, and another worker finishes it.
-job=$("$QSUBMIT" --name victim -- sh -c "echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
+job=$("$QSUBMIT" --name victim -- sh -c "echo \$\$ > '$T/victim.pgid'; echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
 "$QWORKER" --lease 60 2>/dev/null &
 victim=$!
 started() { [ -s "$T/victim" ]; }
@@ -60,7 +60,9 @@ check "the task starts" wait_for 20 started
 check "the heartbeat names the process" grep -q "^start_ticks [1-9]" "$QSPOOL"/workers/*
 kill -9 $victim
 wait $victim 2>/dev/null
-pkill -9 -f "sleep 60" 2>/dev/null   # its orphaned command
+# Its orphaned command: the task's own process group (by its id, so no
+# other test's processes are touched).
+kill -9 -- -"$(cat "$T/victim.pgid")" 2>/dev/null
 t0=$SECONDS
 check "the repair requeues it at once" grep -q "1 claims of dead workers requeued" <("$QSTATUS" --repair 2>&1 >/dev/null)
 start_worker --exit-when-idle
@@ -76,14 +78,14 @@ check "the dead worker shows as lost" grep -q " lost" <("$QSTATUS")
 # lease alone: the same kill is only requeued once the 4 s lease expired.
 PIDS=()
 rm -f "$QSPOOL"/workers/* "$T/victim"
-job=$("$QSUBMIT" --name victim2 -- sh -c "echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
+job=$("$QSUBMIT" --name victim2 -- sh -c "echo \$\$ > '$T/victim.pgid'; echo \$Q_ATTEMPT >> '$T/victim'; [ \$Q_ATTEMPT -ge 2 ] || sleep 60; echo survived")
 "$QWORKER" --lease 4 2>/dev/null &
 victim=$!
 check "the task starts" wait_for 20 started
 sed -i '/^boot_id /d; /^pid_ns /d; /^start_ticks /d' "$QSPOOL"/workers/*
 kill -9 $victim
 wait $victim 2>/dev/null
-pkill -9 -f "sleep 60" 2>/dev/null
+kill -9 -- -"$(cat "$T/victim.pgid")" 2>/dev/null
 t0=$SECONDS
 requeued() { grep -q "claims of dead workers requeued" <("$QSTATUS" --repair 2>&1 >/dev/null); }
 check "not requeued while its lease runs" test -z "$("$QSTATUS" --repair 2>&1 >/dev/null | grep "claims of dead")"
