@@ -174,23 +174,39 @@ static int add_cancel_entry(struct q_jobh *h, const char *name,
 	return ret;
 }
 
-static uint64_t chunk_size_of(const struct q_job *job, uint64_t c)
-{
-	uint64_t f, n;
-	q_job_chunk_items(job, c, &f, &n);
-	return n;
-}
-
 static int finish_cancelled(struct q_jobh *h, struct q_jobcache *cache,
 			    struct q_claim *claim, const char *who,
-			    uint64_t *count, struct q_error *err)
+			    struct q_error *err)
 {
 	claim->claimed_ns = q__now_ns();
 	int ret = q__finish_chunk_as(h, cache, claim, who, Q_STATE_CANCELLED,
 				     "cancelled by qcancel", err);
-	if (ret == 1)
-		*count += chunk_size_of(h->job, claim->chunk);
 	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The tasks this qcancel cancels: those it asked for whose chunk had no
+ * record once the cancel entry was in place. Counted then, not from what
+ * qcancel finishes itself, because workers race it: they stop running
+ * tasks and may claim ready ones and record them cancelled first. (A task
+ * already committing at that moment may still end done.)
+ */
+static uint64_t count_unfinished(struct q_jobh *h, bool all,
+				 const struct range *want, size_t nwant)
+{
+	const struct q_job *job = h->job;
+	uint64_t count = 0;
+
+	for (uint64_t c = 0; c < job->nchunks; c++) {
+		uint64_t first, n;
+		q_job_chunk_items(job, c, &first, &n);
+		if (q__chunk_has_record(h, c) == 1)
+			continue;
+		for (uint64_t i = 0; i < n; i++)
+			if (covered(all, want, nwant, first + i, 1))
+				count++;
+	}
+	return count;
 }
 
 int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
@@ -221,6 +237,7 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 	}
 	if (ret < 0 || q_jobh_finished(h))
 		goto out;
+	count = count_unfinished(h, ntasks == 0, want, ntasks);
 
 	bool all;
 	struct range *set;
@@ -274,8 +291,7 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 			if (claimfd < 0 ||
 			    q__renameat(waitfd, from, claimfd, claim.name) != 0)
 				continue; /* promoted meanwhile: see below */
-			ret = finish_cancelled(h, cache, &claim, who, &count,
-					       err);
+			ret = finish_cancelled(h, cache, &claim, who, err);
 		}
 		free(waiting);
 	}
@@ -325,32 +341,12 @@ int q_cancel(struct q_jobh *h, struct q_jobcache *cache,
 			if (!found)
 				break;
 			if ((ret = finish_cancelled(h, cache, &claim, who,
-						    &count, err)) < 0)
+						    err)) < 0)
 				break;
 		}
 	}
 
-	/* Running chunks: their workers stop them; count what they hold. */
-	for (unsigned s = 0; s < job->nshards && ret == 0; s++) {
-		int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
-		DIR *d = claimfd >= 0 ? q__opendir_at(claimfd, NULL) : NULL;
-		if (!d)
-			continue;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			uint64_t c, first, n;
-			unsigned a;
-			const char *w;
-			if (!q__parse_claim_name(de->d_name, &c, &a, &w) ||
-			    c >= job->nchunks)
-				continue;
-			q_job_chunk_items(job, c, &first, &n);
-			for (uint64_t i = 0; i < n; i++)
-				if (covered(all, set, nset, first + i, 1))
-					count++;
-		}
-		closedir(d);
-	}
+	/* Running chunks: their workers see the cancel set and stop them. */
 	free(set);
 out:
 	free(want);
