@@ -13,7 +13,8 @@
 # the scripts working). Prints each workload's medians, min-max and the
 # spoolq/peer ratios, and writes the table with the machine and versions
 # to bench/RESULTS.md (a full run of every workload) or to
-# build-bench/RESULTS.md (--quick or --only), or FILE.
+# build-bench/RESULTS.md (--quick or --only), or FILE; the raw RESULT
+# lines go beside it (RESULTS.txt).
 #
 # Environment: BENCH_DIR, where the spools go (default build-bench/, the
 # checkout's file system: metadata speed differs between file systems,
@@ -171,6 +172,8 @@ elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a 
 } >> "$meta"
 report=(bench/report.py "$lines" "$meta" "$output")
 if [ -x "$py" ]; then "$py" "${report[@]}"; else python3 "${report[@]}"; fi
-echo "bench/run.sh: $elapsed s; table written to $output" >&2
+# The raw lines beside the table: later runs can be merged or compared.
+cp "$lines" "${output%.md}.txt"
+echo "bench/run.sh: $elapsed s; table written to $output (raw lines: ${output%.md}.txt)" >&2
 [ $failed = 0 ] || echo "bench/run.sh: some workloads failed (see FAIL above)" >&2
 exit $failed
