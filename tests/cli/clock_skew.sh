@@ -19,11 +19,13 @@
 #            lease: a heartbeat that carried the worker's own time would
 #            look alive for an hour.
 #
-# Tasks run 8 s (4 leases of 2 s; a sweeper sweeps every lease/2 after its
-# first 3 s). About 20 s in all.
+# Tasks run 10 s (over 3 leases of 3 s; a sweeper sweeps every lease/2
+# after its first 3 s). The lease leaves room for a loaded machine: a
+# worker starved of CPU for a whole lease is rightly presumed dead. About
+# 16 s in all.
 . "$TESTS_DIR/cli/lib.sh"
 
-LEASE=2
+LEASE=3
 FT_LIB=
 for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
 	 /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
@@ -90,12 +92,12 @@ skew_seen() {
 lines() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
 exists() { [ -e "$1" ]; }
 
-# task LOG: a command that logs "<index> <attempt>", then runs 8 s on
+# task LOG: a command that logs "<index> <attempt>", then runs 10 s on
 # attempt 1 of index 0 and hangs on attempt 1 of any other index (until
 # its worker is killed), and finishes at once on later attempts.
 task() {
 	echo "echo {i} \$Q_ATTEMPT >> '$1'; if [ \$Q_ATTEMPT -gt 1 ]; then echo again {i};" \
-	     "elif [ {i} = 0 ]; then sleep 8; touch '$1.done'; echo ran {i};" \
+	     "elif [ {i} = 0 ]; then sleep 10; touch '$1.done'; echo ran {i};" \
 	     "else sleep 600; fi"
 }
 
@@ -119,7 +121,7 @@ job1=$("$QSUBMIT" --spool "$S1" --name normal --array 0..1 -- sh -c "$(task "$T/
 worker_in_ns "" "$S1" --cpus 2
 n1=$ns_pid
 job2=$("$QSUBMIT" --spool "$S2" --name skewed --array 0..0 -- sh -c "$(task "$T/runs2")")
-job2b=$("$QSUBMIT" --spool "$S2" --name skewed2 -- sh -c "echo 0 \$Q_ATTEMPT >> '$T/runs2b'; sleep 8; touch '$T/runs2b.done'; echo ran")
+job2b=$("$QSUBMIT" --spool "$S2" --name skewed2 -- sh -c "echo 0 \$Q_ATTEMPT >> '$T/runs2b'; sleep 10; touch '$T/runs2b.done'; echo ran")
 worker_in_ns "+1h" "$S2" --cpus 1
 w2p=$ns_pid
 worker_in_ns "-1h" "$S2" --cpus 1
@@ -142,7 +144,7 @@ check "spool 1: a worker's clock is 1 h behind" wait_for 10 skew_seen "$S1" -360
 check "spool 2: a worker's clock is 1 h ahead" wait_for 10 skew_seen "$S2" 3600
 check "spool 2: a worker's clock is 1 h behind" wait_for 10 skew_seen "$S2" -3600
 
-# ---- 8 s of sweeping: no live claim is taken ----
+# ---- 10 s of sweeping: no live claim is taken ----
 check "spool 1: the long task finishes" wait_for 20 exists "$T/runs1.done"
 check "spool 2: the skewed workers finish" wait_for 20 exists "$T/runs2.done"
 check "  (both)" wait_for 20 exists "$T/runs2b.done"
@@ -188,7 +190,13 @@ expect_eq "spool 2: attempts" "1 1
 expect_eq "spool 2: a normal worker reran it (hours off)" "0 " \
 	"$(record_offsets "$S2" "$job3")"
 if [ $FAILS -gt 0 ]; then
+	for f in "$T"/runs*; do echo "--- $f:"; cat "$f"; done >&2
+	for sp in "$S1" "$S2"; do
+		echo "--- $sp:"
+		"$QSTATUS" --spool "$sp" --tasks 2>&1
+	done >&2
 	echo "--- workers' stderr:" >&2
 	cat "$T/workers.log" >&2
+	uptime >&2
 fi
 finish
