@@ -66,7 +66,7 @@ static const struct q_job *dep_of(void *ctx, uint64_t id)
 
 static int mkdir_at(struct stager *st, int dirfd, const char *name)
 {
-	if (q__mkdirat(dirfd, name, st->sp->dir_mode) != 0 && errno != EEXIST)
+	if (q__spool_mkdirat(st->sp, dirfd, name) != 0 && errno != EEXIST)
 		return q_error_set(st->err, Q_ERR_SYSTEM, errno,
 				   "cannot create '%s/.../%s'", st->stage_path,
 				   name);
@@ -561,7 +561,7 @@ int q_submit(struct q_spool *sp, struct q_job *job, struct q_error *err)
 		.err = err,
 		.stage_path = stage_path,
 	};
-	if (q__mkdirat(sp->tmpfd, stage, sp->dir_mode) != 0) {
+	if (q__spool_mkdirat(sp, sp->tmpfd, stage) != 0) {
 		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
 				  "cannot create '%s'", stage_path);
 		goto out_stager;

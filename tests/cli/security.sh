@@ -111,6 +111,22 @@ chmod 700 "$S"
 expect_eq "the spool works again once fixed" 0 \
 	"$(QSPOOL=$S "$QSTATUS" > /dev/null 2>&1; echo $?)"
 
+# Under a umask of 022, every directory a group spool gains later (jobs
+# and their insides, cancel/, cache/) keeps group write and setgid: other
+# members rename and remove entries there.
+G=$T/group-spool
+(
+	umask 022
+	export QSPOOL=$G
+	a=$("$QSUBMIT" --group --name first --array 0..3 -- true)
+	"$QSUBMIT" --name second --after "$a" -- true > /dev/null
+	"$QCANCEL" "$a" 2> /dev/null
+	"$QSUBMIT" --name pure --kernel hello > /dev/null
+	"$QWORKER" --exit-when-idle 2> /dev/null
+)
+expect_eq "group spool directories made under umask 022 keep mode 2770" "" \
+	"$(find "$G" -mindepth 1 -type d ! -perm -2770)"
+
 # ---- 2. symbolic links planted everywhere ----
 
 CANARY=$T/canary
