@@ -93,6 +93,22 @@ expect_eq "--output file" "i=5 index=5 job=1 task=echo omp=1" "$(cat "$T/res/ech
 expect_eq "--follow gets every result" 5 "$("$QCOLLECT" 1 --follow | wc -l)"
 expect_eq "job by name" "$("$QCOLLECT" 1)" "$("$QCOLLECT" echo)"
 
+# A worker given a relative spool tells tasks its absolute path: a task
+# may run in another directory.
+mkdir -p "$T/rel/elsewhere"
+(
+	cd "$T/rel"
+	export QSPOOL=relspool
+	cat > wf.yaml <<'YAML'
+tasks:
+  where: {cmd: 'echo "$Q_SPOOL"', cwd: elsewhere}
+YAML
+	j=$("$QSUBMIT" wf.yaml)
+	"$QWORKER" --exit-when-idle 2> /dev/null
+	"$QCOLLECT" "$j" > out
+)
+expect_eq "Q_SPOOL is absolute" "$T/rel/relspool" "$(cat "$T/rel/out")"
+
 # The spool is private.
 expect_eq "spool mode" 700 "$(stat -c %a "$QSPOOL")"
 finish
