@@ -183,6 +183,13 @@ int q__job_layout(struct q_job *job, struct q_error *err)
 		item += g->count;
 		chunk += g->nchunks;
 	}
+	if (chunk > Q_MAX_CHUNKS)
+		return q_error_set(err, Q_ERR_INPUT, 0,
+				   "job '%s' has %llu chunks, at most %llu "
+				   "(claim big arrays in bigger chunks: "
+				   "--chunk, or chunk: in a workflow)",
+				   job->name, (unsigned long long)chunk,
+				   (unsigned long long)Q_MAX_CHUNKS);
 	job->nitems = item;
 	job->nchunks = chunk;
 	uint64_t shards = (chunk + Q_CHUNKS_PER_SHARD - 1) / Q_CHUNKS_PER_SHARD;

@@ -13,6 +13,9 @@
 #define Q_CHUNKS_PER_GROUP 16384
 #define Q_CHUNKS_PER_SHARD 512
 #define Q_MAX_SHARDS 256
+/* Chunks per job: at most 4096 entries per shard directory, and one byte
+ * per chunk in every reader's job handle. */
+#define Q_MAX_CHUNKS ((uint64_t)Q_MAX_SHARDS * 4096)
 #define Q_MAX_THREADS 4096
 /* Entries per wait bucket (wait/<unit>/<bucket>/). */
 #define Q_WAIT_BUCKET 1024

@@ -403,6 +403,26 @@ Test(job, refuses_empty_and_too_large_groups)
 	finalize_refused(job, "too many tasks");
 }
 
+/* Every reader keeps a byte per chunk, and a shard holds at most 4096
+ * entries: a job with more chunks is refused (a damaged or crafted spec
+ * claiming 2^40 chunks once made readers abort). */
+Test(job, refuses_too_many_chunks)
+{
+	struct q_job *job = q_job_new("j");
+	add_cmd(job, "fits", Q_MAX_CHUNKS, 1);
+	finalize_ok(job);
+	q_job_release(job);
+
+	job = q_job_new("j");
+	add_cmd(job, "many", Q_MAX_CHUNKS, 1);
+	add_cmd(job, "more", 1, 1);
+	finalize_refused(job, "has 1048577 chunks, at most 1048576");
+
+	job = q_job_new("j");
+	add_cmd(job, "huge", (uint64_t)1 << 40, 1);
+	finalize_refused(job, "chunks, at most");
+}
+
 Test(job, refuses_each_with_a_length_mismatch)
 {
 	struct q_job *job = q_job_new("j");
