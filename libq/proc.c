@@ -179,10 +179,13 @@ enum q__proc_fate q__proc_fate(const struct q__proc_id *p)
 	if (kill((pid_t)p->pid, 0) != 0 && errno == ESRCH)
 		return Q_PROC_GONE;
 	int ret = read_stat(p->pid, &state, &threads, &start);
-	if (ret == -ENOENT || ret == -ESRCH)
-		return Q_PROC_GONE;      /* it exited after kill() looked */
-	if (ret < 0)
+	if (ret < 0) {
+		/* Exited after kill() looked, or hidden by hidepid (which
+		 * reports ENOENT for a live process): only kill() decides. */
+		if (kill((pid_t)p->pid, 0) != 0 && errno == ESRCH)
+			return Q_PROC_GONE;
 		return Q_PROC_UNKNOWN;
+	}
 	if (start != p->start)
 		return Q_PROC_GONE;      /* the pid belongs to a later process */
 	/* A zombie whose thread group is empty runs no code any more (a

@@ -2,7 +2,10 @@
  * test_lease.c: attempts, retries and leases (libq/lease.c).
  */
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -361,4 +364,41 @@ Test(lease, a_retry_waits_out_its_back_off)
 	cr_assert_eq(q_claim_next(h, "w.1.000001", 0, 8, 8, &c, &err), 1);
 	cr_assert_eq(c.attempt, 2);
 	tspool_fini(&t);
+}
+
+/*
+ * /proc mounted with hidepid=2 hides other users' processes (ENOENT): a
+ * reclaimer of another user (a group spool) must then say "cannot tell",
+ * never "gone", for a live worker. Needs root (a mount namespace and
+ * setuid); skipped otherwise.
+ */
+Test(lease, hidepid_never_makes_a_live_worker_gone)
+{
+	struct q__proc_id parent;
+	cr_assert_eq(q__proc_self(&parent), 0);
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("proc", "/proc", "proc", 0, "hidepid=2") != 0)
+			_exit(77);
+		if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) != 0)
+			_exit(77);
+		struct q__proc_id gone = parent;
+		gone.pid = 0x3fffffff;       /* beyond pid_max: no such pid */
+		_exit(q__proc_fate(&parent) == Q_PROC_UNKNOWN &&
+		      q__proc_fate(&gone) == Q_PROC_GONE ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		cr_skip_test("cannot mount /proc with hidepid=2 here");
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "a live process of another user hidden by hidepid was "
+		     "judged gone (or a missing pid not gone)");
 }
