@@ -21,8 +21,9 @@
  *    left. kill(pid, 0) is used rather than the presence of /proc/<pid>
  *    because /proc mounted with hidepid hides other users' processes
  *    (group spools) and would make a live worker look dead; kill's ESRCH
- *    does not depend on permissions. When /proc/<pid>/stat exists but
- *    cannot be read, the answer is "unknown", never "gone".
+ *    does not depend on permissions. When /proc/<pid>/stat cannot be
+ *    read (hidepid even reports ENOENT for a live process) and kill()
+ *    does not say ESRCH, the answer is "unknown", never "gone".
  * 3. Everything else is "unknown": another node, another namespace, a
  *    record without these fields (an older writer), a /proc that cannot
  *    be read. Callers then keep their old rule (leases, ages).
