@@ -22,9 +22,10 @@
 # which may run once more (a side-effect log says who ran what).
 #
 # Each K gets its own spool (on tmpfs when there is one: hundreds of
-# spools), three K at a time. 83 + 175 crash points; runtime measured on
-# the shared 2-core machine: about 30 s (-Werror build) and 55 s (ASan
-# build, 56 s of CPU), most of it the tasks' and tools' process starts.
+# spools), three K at a time. 83 + 175 crash points; runtime on the
+# 2-core machine: 16 s (-Werror build) and 30 s (ASan build, 56 s of CPU)
+# when idle, 30 s and 55 s under a load average of 8; most of it is the
+# tasks' and tools' process starts.
 . "$TESTS_DIR/cli/lib.sh"
 
 BASE=$T
