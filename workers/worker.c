@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cpus.h"
+#include "heartbeat.h"
 #include "runner.h"
 #include "worker.h"
 
@@ -52,6 +53,8 @@
 /* Back-off after a full disk or exceeded quota (design note 5). */
 #define BACKOFF_MIN_S 1
 #define BACKOFF_MAX_S 60
+/* The loop is wedged after this long without a turn (heartbeat.c). */
+#define WEDGED_S 10
 
 struct worker {
 	struct q_spool *sp;
@@ -71,7 +74,7 @@ struct worker {
 	unsigned start_shard;
 	int stop_level;
 	int64_t stop_deadline;
-	int64_t next_heartbeat;
+	struct q_heartbeat *hb;
 	int errors;
 	unsigned backoff_s;       /* the last back-off; 0 after a commit */
 	int64_t backoff_until;    /* claim nothing before (monotonic) */
@@ -398,8 +401,10 @@ static void propagate_cancels(struct worker *w)
 
 /*
  * Finish what crashed processes left half-done in the unfinished jobs
- * (repair.c). Idle workers do it now and then, so a lost wakeup is found
- * without anyone running qstatus --repair.
+ * (repair.c). A worker that found nothing to claim does it now and then,
+ * busy or not, so a lost wakeup is found without anyone running qstatus
+ * --repair, and a dead worker's tasks are requeued soon after its lease
+ * even while every worker is busy (they used to wait for one to idle).
  */
 static void repair_sweep(struct worker *w)
 {
@@ -457,22 +462,6 @@ static void handle_signals(struct worker *w)
 	}
 }
 
-static void heartbeat(struct worker *w)
-{
-	int64_t now = mono_ns();
-	if (now < w->next_heartbeat)
-		return;
-	/* A quarter of the lease, counted in nanoseconds: in whole seconds
-	 * a 1 s lease got a 1 s period, and a live worker looked dead to
-	 * reclaimers between a beat being due and the loop getting to it
-	 * (up to POLL_MAX_MS), so its running task ran twice. Now a beat is
-	 * at most lease/4 + POLL_MAX_MS old: 450 ms of a 1 s lease. */
-	w->next_heartbeat = now + (int64_t)w->opt->lease_seconds * 250000000;
-	if (q_worker_heartbeat(w->sp, w->id) < 0)
-		fprintf(stderr, "%s: warning: cannot refresh the heartbeat: "
-			"%s\n", w->opt->prog, strerror(errno));
-}
-
 static int setup(struct worker *w)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -528,7 +517,18 @@ static int setup(struct worker *w)
 			report(w, &err);
 		return -1;
 	}
-	w->next_heartbeat = mono_ns();
+	/* A loop that has not turned for WEDGED_S (or a lease, if longer)
+	 * is stuck: stop beating (heartbeat.c note 2). Not just a lease:
+	 * with a 1 s lease a slow repair sweep would look like death. */
+	unsigned wedged = w->opt->lease_seconds > WEDGED_S
+				  ? w->opt->lease_seconds : WEDGED_S;
+	ret = q_heartbeat_start(&w->hb, w->sp, w->id, w->opt->lease_seconds,
+				wedged, w->opt->prog);
+	if (ret < 0) {
+		fprintf(stderr, "%s: cannot start the heartbeat thread: %s\n",
+			w->opt->prog, strerror(-ret));
+		return -1;
+	}
 	w->next_repair = mono_ns() + REPAIR_EVERY_NS / 10;
 	if (w->opt->verbose)
 		fprintf(stderr, "%s: worker %s with %u cores (%s)\n",
@@ -538,6 +538,7 @@ static int setup(struct worker *w)
 
 static void teardown(struct worker *w)
 {
+	q_heartbeat_stop(w->hb);
 	q_worker_unregister(w->sp, w->id);
 	q_jobcache_release(w->cache);
 	q_cpus_release(&w->cpus);
@@ -569,9 +570,27 @@ static void abandon(struct worker *w, int status)
 	}
 	fprintf(stderr, "%s: %zu task%s did not stop; handed back\n",
 		w->opt->prog, w->nruns, w->nruns == 1 ? "" : "s");
+	q_heartbeat_stop(w->hb);
 	q_worker_unregister(w->sp, w->id);
 	fflush(NULL);
 	_exit(status ? status : 3);
+}
+
+/* A worker with nothing running and nothing to claim: time to leave?
+ * (design note 4) */
+static bool idle_exit(struct worker *w, bool limit, int64_t *idle_since)
+{
+	const struct q_worker_options *opt = w->opt;
+	int64_t now = mono_ns();
+
+	if (limit)
+		return true;
+	if (!*idle_since)
+		*idle_since = now;
+	if (opt->exit_when_idle && w->all_finished)
+		return true;
+	return opt->idle_seconds >= 0 &&
+	       now - *idle_since >= (int64_t)(opt->idle_seconds * 1e9);
 }
 
 int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
@@ -590,7 +609,7 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 	for (;;) {
 		handle_signals(&w);
 		reap_runs(&w);
-		heartbeat(&w);
+		q_heartbeat_loop_turned(w.hb);
 		if (w.errors >= MAX_CONSECUTIVE_ERRORS) {
 			fprintf(stderr, "%s: too many spool errors in a row; "
 				"stopping\n", opt->prog);
@@ -631,18 +650,11 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 				/* Waiting for space is not idleness: no exit,
 				 * no repair sweep (design note 5). */
 				idle_since = 0;
-			} else if (w.nruns == 0) {
-				if (limit)
-					break;
+			} else {
+				/* Nothing to claim, busy or not. */
 				repair_sweep(&w);
-				int64_t now = mono_ns();
-				if (!idle_since)
-					idle_since = now;
-				if (opt->exit_when_idle && w.all_finished)
-					break;
-				if (opt->idle_seconds >= 0 &&
-				    now - idle_since >=
-					    (int64_t)(opt->idle_seconds * 1e9))
+				if (w.nruns == 0 && idle_exit(&w, limit,
+							      &idle_since))
 					break;
 			}
 			if (!claimed && poll_ms < POLL_MAX_MS)
