@@ -187,6 +187,47 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 	return 0;
 }
 
+/* 1 when a shard directory holds a claim entry (`claims`) or a ready
+ * entry, 0 when not, or -errno. */
+static int shard_has_entry(int fd, bool claims)
+{
+	DIR *d = q__opendir_at(fd, NULL);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	int found = 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		uint64_t chunk;
+		unsigned attempt;
+		int64_t not_before;
+		const char *worker;
+		/* Both are directories; a planted link or file is neither. */
+		found = (claims ? q__parse_claim_name(de->d_name, &chunk,
+						      &attempt, &worker)
+				: q__parse_ready_full(de->d_name, &chunk,
+						      &attempt, &not_before)) &&
+			is_dir_entry(fd, de);
+	}
+	closedir(d);
+	return found;
+}
+
+int q_job_in_motion(struct q_jobh *h)
+{
+	for (unsigned s = 0; s < h->job->nshards; s++) {
+		for (int claims = 0; claims < 2; claims++) {
+			int fd = q__jobh_shard_fd(h, claims ? Q_SHARD_CLAIM
+							    : Q_SHARD_READY, s);
+			if (fd == -ENOENT)
+				continue;   /* finished meanwhile */
+			int ret = fd < 0 ? fd : shard_has_entry(fd, claims);
+			if (ret != 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 int q__claim_requeue(struct q_jobh *h, const struct q_claim *claim,
 		      const char *ready, struct q_error *err)
 {

@@ -55,6 +55,8 @@
 #define BACKOFF_MAX_S 60
 /* The loop is wedged after this long without a turn (heartbeat.c). */
 #define WEDGED_S 10
+/* --exit-when-idle looks for stuck jobs after this long idle. */
+#define STUCK_AFTER_NS (1LL * 1000000000)
 
 struct worker {
 	struct q_spool *sp;
@@ -576,6 +578,41 @@ static void abandon(struct worker *w, int status)
 	_exit(status ? status : 3);
 }
 
+/*
+ * Every unfinished job is stuck: nothing ready or claimed in it, even
+ * after a repair sweep has finished any release a crash (or a live
+ * finisher, right now) left half-done. Such jobs wait for jobs that can
+ * never finish (a damaged one, say): --exit-when-idle must not wait for
+ * them forever. Says which, once.
+ */
+static bool all_stuck(struct worker *w)
+{
+	for (size_t i = 0; i < w->nactive; i++) {
+		struct q_error err = Q_ERROR_INIT;
+		struct q_jobh *h = q_jobcache_get(w->cache, w->active[i], &err);
+		if (!h || q_jobh_finished(h))
+			continue;
+		if (q_job_in_motion(h) != 0)
+			return false;
+		if (q_repair(h, w->cache, NULL, &err) < 0)
+			report(w, &err);
+		if (q_job_in_motion(h) != 0 || q_jobh_finished(h))
+			return false;
+	}
+	for (size_t i = 0; i < w->nactive; i++) {
+		struct q_error err = Q_ERROR_INIT;
+		struct q_jobh *h = q_jobcache_get(w->cache, w->active[i], &err);
+		if (h && !q_jobh_finished(h))
+			fprintf(stderr, "%s: job %llu cannot go on: nothing "
+				"in it is ready or running (its tasks wait "
+				"for tasks that cannot finish; see qstatus "
+				"%llu)\n", w->opt->prog,
+				(unsigned long long)w->active[i],
+				(unsigned long long)w->active[i]);
+	}
+	return true;
+}
+
 /* A worker with nothing running and nothing to claim: time to leave?
  * (design note 4) */
 static bool idle_exit(struct worker *w, bool limit, int64_t *idle_since)
@@ -588,6 +625,9 @@ static bool idle_exit(struct worker *w, bool limit, int64_t *idle_since)
 	if (!*idle_since)
 		*idle_since = now;
 	if (opt->exit_when_idle && w->all_finished)
+		return true;
+	if (opt->exit_when_idle && opt->idle_seconds < 0 &&
+	    now - *idle_since >= STUCK_AFTER_NS && all_stuck(w))
 		return true;
 	return opt->idle_seconds >= 0 &&
 	       now - *idle_since >= (int64_t)(opt->idle_seconds * 1e9);

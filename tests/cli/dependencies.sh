@@ -57,4 +57,17 @@ assert jobs[int(sys.argv[3])]["counts"]["cancelled"] == 1
 late=$("$QSUBMIT" --after "$fan" -- echo late)
 "$QWORKER" --exit-when-idle
 expect_eq "dependency on a finished job" late "$("$QCOLLECT" "$late")"
+
+# Depending on a job that got damaged before it ran: the dependent can
+# never run, and --exit-when-idle leaves (after a repair sweep) instead of
+# waiting forever, naming it. The waiting job itself is left as it was.
+first=$("$QSUBMIT" --name doomed -- true)
+stuck=$("$QSUBMIT" --name stuck --after "$first" -- touch "$T/stuck-ran")
+printf 'garbage\n' > "$QSPOOL/jobs/$first/job"
+timeout 60 "$QWORKER" --exit-when-idle 2> "$T/stuck.err"
+expect_eq "the worker leaves" 0 $?
+check "naming the job that cannot go on" \
+	grep -q "^qworker: job $stuck cannot go on" "$T/stuck.err"
+check "which did not run" test ! -e "$T/stuck-ran"
+check "and still waits" test -d "$QSPOOL/jobs/$stuck/wait"
 finish

@@ -195,8 +195,11 @@ run_tool "qstatus --repair" "$QSTATUS" --repair
 run_tool "qsubmit" "$QSUBMIT" --name more -- true
 run_tool "qsubmit --after" "$QSUBMIT" --after "$ready" -- true
 # Entries planted in todo/ keep a job unfinished forever (an entry there
-# means "not done"), so the worker leaves after 3 s without work.
-run_tool "qworker" "$QWORKER" --exit-when-idle=3 --lease 5
+# means "not done"); with nothing ready or running in it, the worker
+# says so and leaves.
+run_tool "qworker" "$QWORKER" --exit-when-idle --lease 5
+check "the worker names the job that cannot go on" \
+	grep -q "^qworker: job [0-9]* cannot go on: nothing in it is ready or running" "$CAP/err"
 run_tool "qcollect (link instead of the output file)" "$QCOLLECT" 1
 check "qcollect names the link" grep -q "refusing '$QSPOOL/jobs/1/out/0/[^']*\.out': it is a symbolic link" "$CAP/err"
 run_tool "qcollect" "$QCOLLECT" "$ready"

@@ -253,3 +253,36 @@ Test(claim, higher_priority_first)
 	}
 	tspool_fini(&t);
 }
+
+/* In motion: something ready or claimed. A job whose chunks only wait is
+ * not (nor is a finished one); a planted link is not a claim. */
+Test(claim, in_motion_while_ready_or_claimed)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t first = tsubmit(&t, tjob_simple("first", 1));
+	struct q_job *job = tjob_simple("second", 1);
+	struct q_after a = { .job = first, .first = 0, .count = 1,
+			     .mode = Q_AFTER_ALL, .label = (char *)"first" };
+	q_group_add_after(&job->groups[0], &a);
+	uint64_t second = tsubmit(&t, job);
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h1 = q_jobcache_get(t.cache, first, &err);
+	struct q_jobh *h2 = q_jobcache_get(t.cache, second, &err);
+	cr_assert_not_null(h2, "%s", err.message);
+
+	cr_assert_eq(q_job_in_motion(h1), 1, "ready");
+	cr_assert_eq(q_job_in_motion(h2), 0, "only waiting");
+	struct q_claim claim;
+	tclaim(&t, first, &claim);
+	cr_assert_eq(q_job_in_motion(h1), 1, "claimed");
+	char path[256];
+	snprintf(path, sizeof(path), "%s/jobs/%llu/claim/0/0.a1@x.1.000009",
+		 t.path, (unsigned long long)second);
+	cr_assert_eq(symlink("/tmp", path), 0, "%s", path);
+	cr_assert_eq(q_job_in_motion(h2), 0, "a link is not a claim");
+	tfinish(&t, h1, &claim, Q_STATE_DONE);
+	cr_assert_eq(q_job_in_motion(h1), 0, "finished");
+	cr_assert_eq(q_job_in_motion(h2), 1, "released: ready");
+	tspool_fini(&t);
+}

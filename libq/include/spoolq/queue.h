@@ -84,6 +84,14 @@ Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
 			  unsigned total_cores, struct q_claim *claim,
 			  struct q_error *err);
 
+/*
+ * Whether any chunk of the job is ready or claimed (running, or held by a
+ * worker that may have died): 1, 0, or -errno. An unfinished job with
+ * neither, after a repair sweep, can only move when a job it waits for
+ * does: a worker told to exit when idle need not wait for it.
+ */
+Q_EXPORT int q_job_in_motion(struct q_jobh *h);
+
 /* Cores a chunk of this job needs on a worker with `total_cores`. */
 Q_EXPORT unsigned q_chunk_threads(const struct q_job *job, uint64_t chunk,
 				  unsigned total_cores);
