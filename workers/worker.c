@@ -13,8 +13,10 @@
  *    each empty look doubles the wait up to POLL_MAX_MS. A runner
  *    finishing or a signal ends the wait immediately.
  * 4. --exit-when-idle without a time exits when no job in the spool has
- *    anything left that could still run (nothing waiting, ready or
- *    running anywhere); with a time it also exits after that long without
+ *    anything left that could still run: every job finished, or the
+ *    unfinished ones stuck (nothing ready or running in them even after a
+ *    repair sweep: they wait for jobs that cannot finish, and the worker
+ *    names them). With a time it also exits after that long without
  *    finding work. --max-tasks stops claiming after that many tasks.
  * 5. A full disk or an exceeded quota (ENOSPC, EDQUOT) on the spool is
  *    not an error that counts toward stopping: the chunk is back in
