@@ -225,6 +225,10 @@ static int repair_jobs(struct q_spool *sp, struct q_jobcache *cache,
 			    "removed");
 		fputc('\n', stderr);
 	}
+	if (r.workers_forgotten)
+		fprintf(stderr, "qstatus: forgot %llu worker%s dead for over "
+			"an hour\n", (unsigned long long)r.workers_forgotten,
+			r.workers_forgotten == 1 ? "" : "s");
 	return 0;
 }
 

@@ -38,6 +38,12 @@
  * A writer proven alive keeps its entries whatever their age. Names that
  * are not spoolq's are left alone.
  *
+ * It also removes the heartbeat file of a worker that has not beaten for
+ * Q_WORKER_FORGET_NS (or ten of its leases, if longer): qstatus shows a
+ * dead worker as lost for that long, then forgets it. Its claims were
+ * requeued long before (a claim without a heartbeat file is judged by its
+ * own age anyway: lease.c).
+ *
  * Each step is an operation that is harmless when already done, so the
  * sweep can run at any time, from any number of processes at once. It
  * never touches the claims of live workers, so it never makes a task run
@@ -60,6 +66,8 @@
 /* Age after which a tmp/ entry whose writer cannot be judged is stale
  * (rule b above). */
 #define Q_TMP_STALE_NS (3600LL * 1000000000)
+/* A dead worker's heartbeat file is removed after this long. */
+#define Q_WORKER_FORGET_NS (3600LL * 1000000000)
 
 struct names {
 	char **v;
@@ -402,6 +410,14 @@ int q_repair_spool(struct q_spool *sp, struct q_repair_report *rep,
 		}
 	}
 	names_release(&tmp);
+	for (size_t i = 0; i < nw; i++) {
+		int64_t forget = 10LL * w[i].lease_s * 1000000000;
+		if (forget < Q_WORKER_FORGET_NS)
+			forget = Q_WORKER_FORGET_NS;
+		if (!w[i].alive && now - w[i].heartbeat_ns > forget &&
+		    q__unlinkat(sp->workersfd, w[i].id, 0) == 0)
+			rep->workers_forgotten++;
+	}
 	free(w);
 	return 0;
 }

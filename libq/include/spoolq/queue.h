@@ -200,12 +200,15 @@ struct q_repair_report {
 				     or whose process is gone */
 	uint64_t stages_removed;  /* tmp/: staged, never published jobs */
 	uint64_t tmp_removed;     /* tmp/: other files of dead writers */
+	uint64_t workers_forgotten; /* heartbeat files of workers dead for an
+				       hour (and ten leases) removed */
 };
 Q_EXPORT int q_repair(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_repair_report *report, struct q_error *err);
 /* The spool-wide part of the sweep: removes what dead writers left in
  * tmp/ (a submission staged but never published, temporaries never
- * renamed into place); the rule is in libq/repair.c. Adds to *report. */
+ * renamed into place) and forgets long-dead workers; the rules are in
+ * libq/repair.c. Adds to *report. */
 Q_EXPORT int q_repair_spool(struct q_spool *spool,
 			    struct q_repair_report *report,
 			    struct q_error *err);
