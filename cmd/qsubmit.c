@@ -42,6 +42,11 @@ static const char usage[] =
 	"  --env KEY=VALUE    set a variable in the task's environment\n"
 	"  --cwd DIR          working directory of command tasks\n"
 	"  --chunk N          tasks claimed together (default: spoolq decides)\n"
+	"  --retries N        run a failed task again, up to N more times, after\n"
+	"                     1, 2, 4 ... s (default 0)\n"
+	"  --timeout TIME     stop a task running longer (seconds, or with s, m,\n"
+	"                     h, d: 30m) and record it as timed out\n"
+	"  --priority P       higher runs first (across jobs too; default 0)\n"
 	"  --plugin PATH      load user kernels from the plugin PATH (a .so made\n"
 	"                     with Q_PLUGIN; repeatable; docs/kernels.md)\n"
 	"  --list-kernels     list the kernels (built-in and --plugin) and exit\n"
@@ -61,6 +66,7 @@ enum {
 	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
 	OPT_TASKS, OPT_LIST, OPT_PLUGIN, OPT_CHECK, OPT_NOCACHE, OPT_EACH,
+	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY,
 };
 
 struct submit_args {
@@ -71,6 +77,11 @@ struct submit_args {
 	int64_t first, last;
 	uint64_t threads;
 	uint64_t chunk;
+	const char *retries_opt;   /* given: clashes with a workflow file */
+	uint64_t retries;
+	double timeout_s;          /* 0: none */
+	const char *priority_opt;
+	int priority;
 	char **after;
 	size_t nafter;
 	const char *kernel;
@@ -265,6 +276,9 @@ static int check_workflow_args(struct q_cli *cli, struct submit_args *a,
 			    : a->nenv ? "--env"
 			    : a->cwd ? "--cwd"
 			    : a->chunk ? "--chunk"
+			    : a->retries_opt ? "--retries"
+			    : a->timeout_s ? "--timeout"
+			    : a->priority_opt ? "--priority"
 			    : a->tasks ? "--tasks"
 			    : a->each_worker ? "--each-worker" : NULL;
 	if (clash)
@@ -302,6 +316,36 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 				      &a->chunk) < 0)
 				return Q_EXIT_USAGE;
 			break;
+		case OPT_RETRIES:
+			a->retries_opt = optarg;
+			if (q_cli_u64(cli, "--retries", optarg, 0, 1000,
+				      &a->retries) < 0)
+				return Q_EXIT_USAGE;
+			break;
+		case OPT_TIMEOUT:
+			if (q_cli_seconds(cli, "--timeout", optarg,
+					  &a->timeout_s) < 0)
+				return Q_EXIT_USAGE;
+			if (a->timeout_s <= 0)
+				return q_cli_usage_error(
+					cli, "--timeout '%s': give a time "
+					"above 0 (leave it out for none)",
+					optarg);
+			break;
+		case OPT_PRIORITY: {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || v < -1000000 ||
+			    v > 1000000)
+				return q_cli_usage_error(
+					cli, "--priority '%s': give a whole "
+					"number from -1000000 to 1000000",
+					optarg);
+			a->priority_opt = optarg;
+			a->priority = (int)v;
+			break;
+		}
 		case OPT_AFTER:
 			/* An empty item is an error, not "no dependency":
 			 * --after "$job" with $job empty (its qsubmit
@@ -438,6 +482,9 @@ static int build_job(struct submit_args *a,
 	g->threads = a->threads ? (unsigned)a->threads : 1;
 	g->each_worker = a->each_worker;
 	g->chunk_size = a->chunk;
+	g->retries = (unsigned)a->retries;
+	g->timeout_s = a->timeout_s;
+	g->priority = a->priority;
 	if (a->array) {
 		g->array = true;
 		g->index_base = a->first;
@@ -516,6 +563,9 @@ int main(int argc, char **argv)
 		{ "env", required_argument, NULL, OPT_ENV },
 		{ "cwd", required_argument, NULL, OPT_CWD },
 		{ "chunk", required_argument, NULL, OPT_CHUNK },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "list-kernels", no_argument, NULL, OPT_LIST },
 		{ "check", required_argument, NULL, OPT_CHECK },

@@ -161,9 +161,12 @@ int q__job_layout(struct q_job *job, struct q_error *err)
 	uint64_t item = 0, chunk = 0;
 
 	job->neach_worker = 0;
+	job->max_priority = job->ngroups ? job->groups[0].priority : 0;
 	for (size_t i = 0; i < job->ngroups; i++) {
 		struct q_group *g = &job->groups[i];
 		job->neach_worker += g->each_worker;
+		if (g->priority > job->max_priority)
+			job->max_priority = g->priority;
 		if (g->kind == Q_TASK_LINES)
 			g->count = job->nlines;
 		if (g->count == 0)

@@ -5,7 +5,9 @@
  * 1. One thread (this one) claims and dispatches; each claimed chunk runs
  *    in its own thread (runner.c), which commits its own results, so
  *    slow fsyncs never stall claiming. Runners report back through a pipe.
- * 2. Jobs are taken oldest first. A claim only takes a chunk whose
+ * 2. Jobs are taken in order of their highest task priority, then
+ *    oldest first (within a job, claim.c orders by each task's priority);
+ *    a job with nothing ready is passed over. A claim only takes a chunk whose
  *    threads fit the free cores, so big tasks are not starved by a stream
  *    of small ones only as long as they fit; NEEDSWORK: reserve cores for
  *    a waiting big task (issue on fairness).
@@ -177,6 +179,39 @@ static void run_failed(struct worker *w, struct q_run *r)
 }
 
 /* The jobs that may still have work: every job not known finished. */
+/* A job's highest task priority (0 when it cannot be read). */
+static int job_priority(struct worker *w, uint64_t id)
+{
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(w->cache, id, &err);
+	if (!h)
+		return 0;
+	return q_jobh_job(h)->max_priority;
+}
+
+/* Design note 2: stable insertion sort of the active jobs (ids ascend,
+ * so equal priorities stay oldest first); a few jobs at a time. */
+static void order_by_priority(struct worker *w)
+{
+	int *prio = malloc(w->nactive * sizeof(*prio) + 1);
+	if (!prio)
+		abort();
+	for (size_t i = 0; i < w->nactive; i++)
+		prio[i] = job_priority(w, w->active[i]);
+	for (size_t i = 1; i < w->nactive; i++) {
+		uint64_t id = w->active[i];
+		int p = prio[i];
+		size_t k = i;
+		for (; k > 0 && prio[k - 1] < p; k--) {
+			w->active[k] = w->active[k - 1];
+			prio[k] = prio[k - 1];
+		}
+		w->active[k] = id;
+		prio[k] = p;
+	}
+	free(prio);
+}
+
 static int refresh_jobs(struct worker *w)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -192,6 +227,7 @@ static int refresh_jobs(struct worker *w)
 	for (size_t i = 0; i < n; i++)
 		if (!is_finished(w, ids[i]))
 			ids[w->nactive++] = ids[i];
+	order_by_priority(w);
 	return 0;
 }
 

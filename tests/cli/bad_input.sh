@@ -175,6 +175,18 @@ qsubmit_cases() {
 	bad "--chunk 0$s" \
 		"^qsubmit: --chunk needs a whole number from 1 to [0-9]+, got '0'" \
 		-- "$QSUBMIT" --chunk 0 -- true
+	bad "--retries -1$s" \
+		"^qsubmit: --retries needs a whole number from 0 to 1000, got '-1'" \
+		-- "$QSUBMIT" --retries -1 -- true
+	bad "--timeout 0$s" \
+		"^qsubmit: --timeout '0': give a time above 0 \(leave it out for none\)" \
+		-- "$QSUBMIT" --timeout 0 -- true
+	bad "--timeout 5x$s" \
+		"^qsubmit: --timeout needs a duration up to a year, such as 30, 30s, 5m or 2h, got '5x'" \
+		-- "$QSUBMIT" --timeout 5x -- true
+	bad "--priority high$s" \
+		"^qsubmit: --priority 'high': give a whole number from -1000000 to 1000000" \
+		-- "$QSUBMIT" --priority high -- true
 
 	# An empty dependency (say, from an empty shell variable) must not
 	# quietly become no dependency at all.

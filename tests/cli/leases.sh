@@ -25,6 +25,19 @@ check "attempts recorded" grep -Eq '"attempts": 3' <("$QSTATUS" "$job" --tasks -
 check "the back-off waited (1 s, then 2 s)" test $((SECONDS - t0)) -ge 3
 check "the worker said so" grep -q "attempt 1 of 3 failed (exit status 1); again in 1 s" "$T/flaky.err"
 
+# The same settings from the command line: --retries, --timeout and
+# --priority (the higher first among ready tasks).
+rm -f "$T/count"
+job=$("$QSUBMIT" --retries 1 -- sh -c 'n=$(cat "$0/count" 2>/dev/null || echo 0); echo $((n + 1)) > "$0/count"; [ $n -ge 1 ] && echo second' "$T")
+slow=$("$QSUBMIT" --timeout 1s -- sleep 60)
+low=$("$QSUBMIT" --name low -- sh -c "echo low >> '$T/order'")
+high=$("$QSUBMIT" --name high --priority 5 -- sh -c "echo high >> '$T/order'")
+"$QWORKER" --exit-when-idle --cpus 1 2>/dev/null
+expect_eq "--retries 1: the second attempt's result" second "$("$QCOLLECT" "$job")"
+check "--timeout 1s stopped it" grep -q "timed out after 1 s" <("$QSTATUS" "$slow" --tasks)
+expect_eq "--priority 5 ran first" "high
+low" "$(cat "$T/order")"
+
 # Out of retries: failed, with the last reason.
 cat > "$W/never.yaml" <<'YAML'
 tasks:

@@ -503,3 +503,21 @@ Test(job, subst_index)
 		free(s);
 	}
 }
+
+/* Workers order jobs by their highest task priority. */
+Test(job, max_priority_is_the_highest_task_priority)
+{
+	struct q_job *job = q_job_new("prio");
+	add_cmd(job, "a", 1, 0)->priority = -3;
+	add_cmd(job, "b", 1, 0)->priority = 7;
+	add_cmd(job, "c", 1, 0)->priority = 2;
+	finalize_ok(job);
+	cr_assert_eq(job->max_priority, 7);
+	q_job_release(job);
+
+	job = q_job_new("neg");
+	add_cmd(job, "a", 1, 0)->priority = -3;
+	finalize_ok(job);
+	cr_assert_eq(job->max_priority, -3);
+	q_job_release(job);
+}

@@ -115,6 +115,7 @@ struct q_job {
 	size_t nplugins;
 	bool no_cache;         /* run pure tasks even when results exist */
 	size_t neach_worker;   /* each_worker groups (set by the layout) */
+	int max_priority;      /* the highest task priority (the layout) */
 	size_t cap_groups, cap_barriers;
 };
 
