@@ -8,9 +8,12 @@
 #define TESTS_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <spoolq/spoolq.h>
@@ -41,6 +44,41 @@ static inline void tspool_fini(struct tspool *t)
 	q_spool_close(t->sp);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* Set the times of `rel` below the spool to `age` seconds ago (a
+ * negative age: in the future). */
+static inline void tage(struct tspool *t, const char *rel, time_t age)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", t->path, rel);
+	struct timespec when[2] = { { time(NULL) - age, 0 },
+				    { time(NULL) - age, 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, path, when, 0), 0, "%s", path);
+}
+
+/* Register worker `id` (pid 1, host `host`) with `lease`; a non-zero
+ * `age` makes its last heartbeat that many seconds old. */
+static inline void tworker(struct tspool *t, const char *id, const char *host,
+			   unsigned lease, time_t age)
+{
+	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = lease };
+	struct q_error err = Q_ERROR_INIT;
+	char rel[256];
+	snprintf(w.id, sizeof(w.id), "%s", id);
+	snprintf(w.host, sizeof(w.host), "%s", host);
+	cr_assert_eq(q_worker_register(t->sp, &w, &err), 0, "%s", err.message);
+	snprintf(rel, sizeof(rel), "workers/%s", id);
+	if (age)
+		tage(t, rel, age);
+}
+
+/* Does `rel` exist below the spool? */
+static inline bool texists(struct tspool *t, const char *rel)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", t->path, rel);
+	return access(path, F_OK) == 0;
 }
 
 /* A job with one command group of `count` items ("true"), chunk size 1. */

@@ -7,22 +7,6 @@
 
 #include "helpers.h"
 
-static void add_worker(struct tspool *t, const char *id, bool alive)
-{
-	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = 60 };
-	struct q_error err = Q_ERROR_INIT;
-	snprintf(w.id, sizeof(w.id), "%s", id);
-	snprintf(w.host, sizeof(w.host), "h");
-	cr_assert_eq(q_worker_register(t->sp, &w, &err), 0, "%s", err.message);
-	if (!alive) {
-		char path[512];
-		snprintf(path, sizeof(path), "%s/workers/%s", t->path, id);
-		struct timespec old[2] = { { time(NULL) - 3600, 0 },
-					   { time(NULL) - 3600, 0 } };
-		cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
-	}
-}
-
 /* Job: setup (each_worker) then work (after setup). */
 static uint64_t submit_setup_job(struct tspool *t)
 {
@@ -56,9 +40,9 @@ Test(each, runs_on_every_live_worker_then_releases_dependents)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "a.1.000001", true);
-	add_worker(&t, "b.2.000002", true);
-	add_worker(&t, "dead.3.000003", false);
+	tworker(&t, "a.1.000001", "h", 60, 0);
+	tworker(&t, "b.2.000002", "h", 60, 0);
+	tworker(&t, "dead.3.000003", "h", 60, 3600);
 	uint64_t id = submit_setup_job(&t);
 	struct q_error err = Q_ERROR_INIT;
 	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
@@ -95,8 +79,8 @@ Test(each, a_worker_that_left_does_not_block)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "a.1.000001", true);
-	add_worker(&t, "b.2.000002", true);
+	tworker(&t, "a.1.000001", "h", 60, 0);
+	tworker(&t, "b.2.000002", "h", 60, 0);
 	uint64_t id = submit_setup_job(&t);
 	struct q_error err = Q_ERROR_INIT;
 	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
@@ -118,8 +102,8 @@ Test(each, a_failure_on_one_worker_fails_the_task)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "a.1.000001", true);
-	add_worker(&t, "b.2.000002", true);
+	tworker(&t, "a.1.000001", "h", 60, 0);
+	tworker(&t, "b.2.000002", "h", 60, 0);
 	uint64_t id = submit_setup_job(&t);
 	struct q_error err = Q_ERROR_INIT;
 	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);

@@ -40,21 +40,12 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void register_worker(struct tspool *t, const char *id)
-{
-	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = 1 };
-	struct q_error err = Q_ERROR_INIT;
-	snprintf(w.id, sizeof(w.id), "%s", id);
-	snprintf(w.host, sizeof(w.host), "h");
-	cr_assert_eq(q_worker_register(t->sp, &w, &err), 0, "%s", err.message);
-}
-
 Test(heartbeat, beats_while_the_loop_turns_and_stops_when_it_does_not,
      .timeout = 30)
 {
 	struct tspool t;
 	tspool_init(&t);
-	register_worker(&t, "w.1.000001");
+	tworker(&t, "w.1.000001", "h", 1, 0);
 	struct q_heartbeat *hb;
 	cr_assert_eq(q_heartbeat_start(&hb, t.sp, "w.1.000001", 1, 1, "test"), 0);
 
@@ -101,7 +92,7 @@ Test(heartbeat, stop_is_prompt)
 {
 	struct tspool t;
 	tspool_init(&t);
-	register_worker(&t, "w.1.000002");
+	tworker(&t, "w.1.000002", "h", 60, 0);
 	struct q_heartbeat *hb;
 	/* A 60 s lease beats every 15 s: stop must not wait for the next. */
 	cr_assert_eq(q_heartbeat_start(&hb, t.sp, "w.1.000002", 60, 60, "test"), 0);

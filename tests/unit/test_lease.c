@@ -13,22 +13,6 @@
 #include "helpers.h"
 #include "proc_internal.h"
 
-static void add_worker(struct tspool *t, const char *id, unsigned lease,
-		       time_t age)
-{
-	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = lease };
-	struct q_error err = Q_ERROR_INIT;
-	snprintf(w.id, sizeof(w.id), "%s", id);
-	snprintf(w.host, sizeof(w.host), "h");
-	cr_assert_eq(q_worker_register(t->sp, &w, &err), 0);
-	if (age) {
-		char path[512];
-		snprintf(path, sizeof(path), "%s/workers/%s", t->path, id);
-		struct timespec old[2] = { { time(NULL) - age, 0 },
-					   { time(NULL) - age, 0 } };
-		cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
-	}
-}
 
 static struct q_jobh *claim_as(struct tspool *t, uint64_t id, const char *w,
 			       struct q_claim *c)
@@ -52,8 +36,8 @@ Test(lease, a_live_worker_keeps_its_claim_a_dead_one_loses_it)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "live.1.000001", 2, 0);
-	add_worker(&t, "dead.2.000002", 2, 3600);
+	tworker(&t, "live.1.000001", "h", 2, 0);
+	tworker(&t, "dead.2.000002", "h", 2, 3600);
 	uint64_t id = tsubmit(&t, tjob_simple("l", 2));
 	struct q_claim a, b;
 	struct q_jobh *h = claim_as(&t, id, "live.1.000001", &a);
@@ -76,7 +60,7 @@ Test(lease, future_heartbeat_is_alive)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "ahead.1.000001", 2, -3600);
+	tworker(&t, "ahead.1.000001", "h", 2, -3600);
 	uint64_t id = tsubmit(&t, tjob_simple("l", 1));
 	struct q_claim a;
 	struct q_jobh *h = claim_as(&t, id, "ahead.1.000001", &a);
@@ -92,12 +76,10 @@ Test(lease, a_claim_without_a_worker_file_is_judged_by_its_age)
 	struct q_claim a;
 	struct q_jobh *h = claim_as(&t, id, "gone.1.000001", &a);
 	cr_assert_eq(reclaim(&t, h), 0, "a fresh claim was taken");
-	char path[512];
-	snprintf(path, sizeof(path), "%s/jobs/%llu/claim/0/%s", t.path,
+	char rel[512];
+	snprintf(rel, sizeof(rel), "jobs/%llu/claim/0/%s",
 		 (unsigned long long)id, a.name);
-	struct timespec old[2] = { { time(NULL) - 3600, 0 },
-				   { time(NULL) - 3600, 0 } };
-	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	tage(&t, rel, 3600);
 	cr_assert_eq(reclaim(&t, h), 1);
 	tspool_fini(&t);
 }
@@ -106,7 +88,7 @@ Test(lease, past_the_attempts_the_task_fails_with_the_reason)
 {
 	struct tspool t;
 	tspool_init(&t);
-	add_worker(&t, "dead.2.000002", 2, 3600);
+	tworker(&t, "dead.2.000002", "h", 2, 3600);
 	uint64_t id = tsubmit(&t, tjob_simple("l", 1));
 	struct q_error err = Q_ERROR_INIT;
 	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
@@ -282,12 +264,7 @@ Test(lease, elsewhere_the_lease_still_decides)
 			  cases[i].key);
 		cr_assert_eq(reclaim(&t, h), 0, "case %zu: reclaimed", i);
 		/* Once its lease has expired, it goes the old way. */
-		char path[512];
-		snprintf(path, sizeof(path), "%s/workers/other.1.000001",
-			 t.path);
-		struct timespec old[2] = { { time(NULL) - 7200, 0 },
-					   { time(NULL) - 7200, 0 } };
-		cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+		tage(&t, "workers/other.1.000001", 7200);
 		cr_assert_eq(reclaim(&t, h), 1, "case %zu: never reclaimed",
 			     i);
 		tspool_fini(&t);

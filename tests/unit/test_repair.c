@@ -292,18 +292,16 @@ static void make_tmp(struct tspool *t, const char *name, bool dir,
 		cr_assert_not_null(f);
 		fclose(f);
 	}
-	struct timespec when[2] = { { time(NULL) - age, 0 },
-				    { time(NULL) - age, 0 } };
-	cr_assert_eq(utimensat(AT_FDCWD, path, when, 0), 0);
+	snprintf(path, sizeof(path), "tmp/%s", name);
+	tage(t, path, age);
 }
 
 static bool tmp_exists(struct tspool *t, const char *name)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/tmp/%s", t->path, name);
-	return access(path, F_OK) == 0;
+	char rel[300];
+	snprintf(rel, sizeof(rel), "tmp/%s", name);
+	return texists(t, rel);
 }
-
 /* Temporaries named by a writer that has exited (on this node, in this
  * pid namespace) go at once, however young; a staging directory is
  * counted as an unpublished submission. */
@@ -447,44 +445,23 @@ Test(repair, a_submission_crashed_at_every_step_is_all_or_nothing,
 	cr_assert_gt(crashes, 10, "only %d crash points", crashes);
 }
 
-/* A worker registered with `lease`, whose last beat was `age` s ago. */
-static void old_worker(struct tspool *t, const char *id, unsigned lease,
-		       time_t age)
-{
-	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = lease };
-	struct q_error err = Q_ERROR_INIT;
-	char path[512];
-	snprintf(w.id, sizeof(w.id), "%s", id);
-	snprintf(w.host, sizeof(w.host), "elsewhere");
-	cr_assert_eq(q_worker_register(t->sp, &w, &err), 0, "%s", err.message);
-	snprintf(path, sizeof(path), "%s/workers/%s", t->path, id);
-	struct timespec then[2] = { { time(NULL) - age, 0 },
-				    { time(NULL) - age, 0 } };
-	cr_assert_eq(utimensat(AT_FDCWD, path, then, 0), 0);
-}
-
-static bool worker_file(struct tspool *t, const char *id)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/workers/%s", t->path, id);
-	return access(path, F_OK) == 0;
-}
-
 /* Dead workers show as lost for an hour (or ten leases), then go. */
 Test(repair, forgets_workers_dead_for_an_hour)
 {
 	struct tspool t;
 	tspool_init(&t);
-	old_worker(&t, "a.1.000001", 60, 2 * 3600);    /* dead 2 h: forgotten */
-	old_worker(&t, "b.2.000002", 60, 1800);        /* dead 30 min: kept */
-	old_worker(&t, "c.3.000003", 1000, 2 * 3600);  /* 10 leases: 2.8 h */
-	old_worker(&t, "d.4.000004", 60, 0);           /* alive */
+	/* Dead 2 h: forgotten; dead 30 min: kept; a 1000 s lease: kept for
+	 * ten leases (2.8 h); alive: kept. */
+	tworker(&t, "a.1.000001", "elsewhere", 60, 2 * 3600);
+	tworker(&t, "b.2.000002", "elsewhere", 60, 1800);
+	tworker(&t, "c.3.000003", "elsewhere", 1000, 2 * 3600);
+	tworker(&t, "d.4.000004", "elsewhere", 60, 0);
 	struct q_repair_report r = repair_spool(&t);
 	cr_assert_eq(r.workers_forgotten, 1);
-	cr_assert_not(worker_file(&t, "a.1.000001"));
-	cr_assert(worker_file(&t, "b.2.000002"));
-	cr_assert(worker_file(&t, "c.3.000003"));
-	cr_assert(worker_file(&t, "d.4.000004"));
+	cr_assert_not(texists(&t, "workers/a.1.000001"));
+	cr_assert(texists(&t, "workers/b.2.000002"));
+	cr_assert(texists(&t, "workers/c.3.000003"));
+	cr_assert(texists(&t, "workers/d.4.000004"));
 	r = repair_spool(&t);
 	cr_assert(report_is_empty(&r), "a second sweep does nothing");
 	tspool_fini(&t);

@@ -115,16 +115,8 @@ Test(status, stale_heartbeat_is_lost)
 {
 	struct tspool t;
 	tspool_init(&t);
-	struct q_worker_info w = { .pid = 1, .cpus = 1, .lease_s = 5 };
-	snprintf(w.id, sizeof(w.id), "old.1.000000");
-	snprintf(w.host, sizeof(w.host), "old");
 	struct q_error err = Q_ERROR_INIT;
-	cr_assert_eq(q_worker_register(t.sp, &w, &err), 0);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/workers/%s", t.path, w.id);
-	struct timespec past[2] = { { time(NULL) - 3600, 0 },
-				    { time(NULL) - 3600, 0 } };
-	cr_assert_eq(utimensat(AT_FDCWD, path, past, 0), 0);
+	tworker(&t, "old.1.000000", "old", 5, 3600);
 	struct q_worker_info *list;
 	size_t n;
 	cr_assert_eq(q_workers_list(t.sp, &list, &n, &err), 0);
