@@ -95,6 +95,22 @@ check_done() {
 	fi
 }
 
+# time_array N NAME QSUBMIT-ARGS...: an N-item array submitted to a fresh
+# spool with QSUBMIT-ARGS (--array is added), run to the end by 2 one-core
+# workers and checked; prints the seconds from qsubmit to the last exit.
+time_array() {
+	local n=$1 spool t0 t
+	spool=$(new_spool "$2")
+	shift 2
+	t0=$(now)
+	"$QSUBMIT" --spool "$spool" --array "0..$((n - 1))" "$@" >/dev/null
+	run_workers "$spool" 2 1
+	t=$(since "$t0")
+	check_done "$spool" "$n"
+	rm -rf "$spool"
+	echo "$t"
+}
+
 # sized NAME PROBE MAX BUDGET FN: the N to use for a spoolq workload whose
 # runs should take about BUDGET seconds, at most MAX. FN N runs the
 # workload once with N items and prints its seconds. The first call probes

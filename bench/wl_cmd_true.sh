@@ -10,17 +10,7 @@
 [ "${1:-}" = --systems ] && { echo spoolq xargs parallel; exit 0; }
 w=cmd_true
 
-one() {
-	local n=$1 spool t0 t
-	spool=$(new_spool cmd)
-	t0=$(now)
-	"$QSUBMIT" --spool "$spool" --array "0..$((n - 1))" -- true >/dev/null
-	run_workers "$spool" 2 1
-	t=$(since "$t0")
-	check_done "$spool" "$n"
-	rm -rf "$spool"
-	echo "$t"
-}
+one() { time_array "$1" cmd -- true; }
 
 case ${1:-} in
 spoolq)

@@ -14,18 +14,7 @@
 [ "${1:-}" = --systems ] && { echo spoolq dask ipp; exit 0; }
 w=noop_array
 
-one() {
-	local n=$1 spool t0 t
-	spool=$(new_spool noop)
-	t0=$(now)
-	"$QSUBMIT" --spool "$spool" --kernel sleep --arg seconds=0 \
-		--array "0..$((n - 1))" >/dev/null
-	run_workers "$spool" 2 1
-	t=$(since "$t0")
-	check_done "$spool" "$n"
-	rm -rf "$spool"
-	echo "$t"
-}
+one() { time_array "$1" noop --kernel sleep --arg seconds=0; }
 
 case ${1:-} in
 spoolq)
