@@ -73,19 +73,11 @@ static int mkdir_at(struct stager *st, int dirfd, const char *name)
 	return 0;
 }
 
+/* An empty marker file (a todo entry, a wait unit). */
 static int touch_at(struct stager *st, int dirfd, const char *name)
 {
-	int fd = q__openat(dirfd, name,
-			   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			   st->sp->file_mode);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return 0;
-		return q_error_set(st->err, Q_ERR_SYSTEM, errno,
-				   "cannot create '%s/.../%s'", st->stage_path,
-				   name);
-	}
-	if (q__close(fd) != 0)
+	if (q__create_empty(dirfd, name, st->sp->file_mode) != 0 &&
+	    errno != EEXIST)
 		return q_error_set(st->err, Q_ERR_SYSTEM, errno,
 				   "cannot create '%s/.../%s'", st->stage_path,
 				   name);

@@ -36,6 +36,7 @@ const struct q_sysio q__sysio_libc = {
 	.linkat = linkat,
 	.unlinkat = unlinkat,
 	.mkdirat = mkdirat,
+	.mknodat = mknodat,
 	.utimensat = utimensat,
 };
 
@@ -48,6 +49,7 @@ struct q_sysio q__sysio = {
 	.linkat = linkat,
 	.unlinkat = unlinkat,
 	.mkdirat = mkdirat,
+	.mknodat = mknodat,
 	.utimensat = utimensat,
 };
 
@@ -223,6 +225,22 @@ int q__mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	FAULT_OR_RETURN();
 	return q__sysio.mkdirat(dirfd, path, mode);
+}
+
+int q__create_empty(int dirfd, const char *path, mode_t mode)
+{
+	FAULT_OR_RETURN();
+	if (q__sysio.mknodat(dirfd, path, S_IFREG | (mode & 07777), 0) == 0)
+		return 0;
+	/* A file system without mknod for regular files (some FUSE ones
+	 * answer ENOSYS): create and close instead. */
+	if (errno != ENOSYS && errno != EOPNOTSUPP && errno != EPERM)
+		return -1;
+	int fd = q__sysio.openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
+					     O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	return q__sysio.close(fd);
 }
 
 /* Set a file's times to "now" as the file server sees it (UTIME_NOW). */

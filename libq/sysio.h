@@ -30,6 +30,7 @@ struct q_sysio {
 		      const char *newpath, int flags);
 	int (*unlinkat)(int dirfd, const char *path, int flags);
 	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
+	int (*mknodat)(int dirfd, const char *path, mode_t mode, dev_t dev);
 	int (*utimensat)(int dirfd, const char *path,
 			 const struct timespec times[2], int flags);
 };
@@ -50,6 +51,9 @@ int q__linkat(int olddirfd, const char *oldpath, int newdirfd,
 	      const char *newpath);
 int q__unlinkat(int dirfd, const char *path, int flags);
 int q__mkdirat(int dirfd, const char *path, mode_t mode);
+/* Create an empty regular file (mknodat with S_IFREG: one call, where
+ * open and close are two). -1 with EEXIST when the name exists. */
+int q__create_empty(int dirfd, const char *path, mode_t mode);
 int q__touchat(int dirfd, const char *path);
 
 /* Forget the fault spec and the call count, and read SPOOLQ_FAULT again
