@@ -41,6 +41,7 @@ struct q_heartbeat {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;           /* on CLOCK_MONOTONIC */
 	bool stop;                     /* under lock */
+	bool failing;                  /* the last beat failed (thread) */
 };
 
 static int64_t mono_ns(void)
@@ -64,9 +65,13 @@ static void beat(struct q_heartbeat *hb, bool *warned)
 		return;
 	}
 	*warned = false;
-	if (q_worker_heartbeat(hb->sp, hb->id) < 0)
+	/* One line when beats start failing (a full disk, a heartbeat file
+	 * the repair sweep removed after a long pause), not one per beat. */
+	int ret = q_worker_heartbeat(hb->sp, hb->id);
+	if (ret < 0 && !hb->failing)
 		fprintf(stderr, "%s: warning: cannot refresh the heartbeat: "
-			"%s\n", hb->prog, strerror(errno));
+			"%s\n", hb->prog, strerror(-ret));
+	hb->failing = ret < 0;
 }
 
 static void *beat_thread(void *arg)

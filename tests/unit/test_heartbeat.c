@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include <criterion/redirect.h>
 #include "../../workers/heartbeat.h"
 
 static int64_t mono_ms(void)
@@ -100,5 +101,35 @@ Test(heartbeat, stop_is_prompt)
 	q_heartbeat_stop(hb);
 	cr_assert_lt(mono_ms() - t0, 2000);
 	q_heartbeat_stop(NULL);
+	tspool_fini(&t);
+}
+
+/* Beats that keep failing (the file is gone) say so once, not every
+ * quarter lease. */
+Test(heartbeat, a_failing_beat_warns_once, .init = cr_redirect_stderr)
+{
+	struct tspool t;
+	tspool_init(&t);
+	tworker(&t, "w.1.000003", "h", 1, 0);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/workers/w.1.000003", t.path);
+	cr_assert_eq(unlink(path), 0);
+	struct q_heartbeat *hb;
+	cr_assert_eq(q_heartbeat_start(&hb, t.sp, "w.1.000003", 1, 5, "test"),
+		     0);
+	/* About five beats. */
+	int64_t end = mono_ms() + 1300;
+	while (mono_ms() < end) {
+		q_heartbeat_loop_turned(hb);
+		pause_ms(50);
+	}
+	q_heartbeat_stop(hb);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	char line[512];
+	int warnings = 0;
+	while (fgets(line, sizeof(line), f))
+		warnings += strstr(line, "cannot refresh the heartbeat") != NULL;
+	cr_assert_eq(warnings, 1, "%d warnings", warnings);
 	tspool_fini(&t);
 }
