@@ -170,25 +170,34 @@ Test(repair, commit_crashed_at_every_step, .timeout = 120)
 	cr_assert_gt(crashes, 5, "only %d crash points", crashes);
 }
 
+/* A one-task job run to the end, then its todo/ and todo/0 put back
+ * (empty), as a committer that crashed before its rmdirs leaves them. */
+static uint64_t finished_with_todo_back(struct tspool *t)
+{
+	uint64_t id = tsubmit(t, tjob_simple("count", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(t, id, &claim);
+	tfinish(t, h, &claim, Q_STATE_DONE);
+	cr_assert(q_jobh_finished(h));
+	char path[512];
+	snprintf(path, sizeof(path), "%s/jobs/%llu/todo", t->path,
+		 (unsigned long long)id);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/jobs/%llu/todo/0", t->path,
+		 (unsigned long long)id);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	return id;
+}
+
 /* A job whose last chunk's committer died after the record: the sweep
  * counts it off todo/ and the job finishes. */
 Test(repair, finishes_the_todo_countdown)
 {
 	struct tspool t;
 	tspool_init(&t);
-	uint64_t id = tsubmit(&t, tjob_simple("count", 1));
-	struct q_claim claim;
-	struct q_jobh *h = tclaim(&t, id, &claim);
-	tfinish(&t, h, &claim, Q_STATE_DONE);
-	cr_assert(q_jobh_finished(h));
-	/* Put back what a crash after the record would have left. */
+	uint64_t id = finished_with_todo_back(&t);
+	/* And the chunk's own entry: the committer died before unlinking. */
 	char path[512];
-	snprintf(path, sizeof(path), "%s/jobs/%llu/todo", t.path,
-		 (unsigned long long)id);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/jobs/%llu/todo/0", t.path,
-		 (unsigned long long)id);
-	cr_assert_eq(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/jobs/%llu/todo/0/0", t.path,
 		 (unsigned long long)id);
 	FILE *f = fopen(path, "w");
@@ -211,17 +220,7 @@ Test(repair, removes_an_emptied_todo)
 {
 	struct tspool t;
 	tspool_init(&t);
-	uint64_t id = tsubmit(&t, tjob_simple("count", 1));
-	struct q_claim claim;
-	struct q_jobh *h = tclaim(&t, id, &claim);
-	tfinish(&t, h, &claim, Q_STATE_DONE);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/jobs/%llu/todo", t.path,
-		 (unsigned long long)id);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/jobs/%llu/todo/0", t.path,
-		 (unsigned long long)id);
-	cr_assert_eq(mkdir(path, 0700), 0);
+	uint64_t id = finished_with_todo_back(&t);
 	struct q_jobh *fresh;
 	struct q_error err = Q_ERROR_INIT;
 	cr_assert_eq(q_jobh_open(t.sp, id, &fresh, &err), 0);
