@@ -28,7 +28,7 @@
 #include <spoolq/spoolq.h>
 
 #include "../../examples/kernels/sincos.h"
-#include "kernels.h"
+#include "kenv.h"
 
 /* ---- paths ---- */
 
@@ -78,132 +78,20 @@ static void load_refused(const char *path, int errnum,
 	cr_assert_eq(q_kernel_count(), before, "the registry changed");
 }
 
-/* ---- a spool to run kernels in (as in test_kernels.c) ---- */
+/* ---- a spool to run kernels in (kenv.h), with the example loaded ---- */
 
-struct kenv {
-	char dir[64];
-	char path[96];
-	struct q_spool *sp;
-	struct q_jobcache *cache;
-};
-
-static void kenv_init(struct kenv *e)
+static void plugin_env_init(struct kenv *e)
 {
-	struct q_error err = Q_ERROR_INIT;
-	snprintf(e->dir, sizeof(e->dir), "/tmp/spoolq-plugin.XXXXXX");
-	cr_assert_not_null(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(e->path, sizeof(e->path), "%s/spool", e->dir);
-	cr_assert_eq(q_spool_open(&e->sp, e->path,
-				  Q_SPOOL_CREATE | Q_SPOOL_WRITE, &err), 0,
-		     "%s", err.message);
-	e->cache = q_jobcache_new(e->sp);
-	cr_assert_not_null(e->cache);
-	q_builtin_kernels_register();
+	kenv_init(e);
 	load_ok(example_path());
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
+/* run_item, and the context finished cleanly. */
+static void run_ok(struct kenv *e, uint64_t id, uint64_t item,
+		   unsigned threads, int cancel, struct krun *r)
 {
-	return remove(path);
-}
-
-static void kenv_fini(struct kenv *e)
-{
-	q_jobcache_release(e->cache);
-	q_spool_close(e->sp);
-	cr_assert_eq(nftw(e->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0,
-		     "cannot remove %s", e->dir);
-}
-
-/* A job of one kernel group of `count` items with the NULL-terminated
- * "KEY=VALUE" `args`; returns its id. */
-static uint64_t submit_kernel(struct kenv *e, const char *kernel,
-			      const char *const *args, uint64_t count)
-{
-	struct q_error err = Q_ERROR_INIT;
-	struct q_job *job = q_job_new("ptest");
-	struct q_group *g = q_job_add_group(job, "t", Q_TASK_KERNEL);
-	g->kernel = strdup(kernel);
-	cr_assert_not_null(g->kernel);
-	for (size_t i = 0; args && args[i]; i++)
-		q_group_add_arg(g, args[i]);
-	g->count = count;
-	g->array = count > 1;
-	cr_assert_eq(q_submit(e->sp, job, &err), 0, "%s", err.message);
-	uint64_t id = job->id;
-	q_job_release(job);
-	return id;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	char *text = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&text, &len);
-	cr_assert_not_null(m);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		cr_assert_eq(fwrite(buf, 1, n, m), n);
-	cr_assert_not(ferror(f));
-	fclose(f);
-	cr_assert_eq(fclose(m), 0);
-	return text;
-}
-
-struct krun {
-	int rc;          /* what kernel->run returned */
-	char *out;       /* the result */
-	char *err;       /* the log */
-};
-
-/* Run `item` of job `id` as runner.c does and collect what it wrote. */
-static void run_item(struct kenv *e, uint64_t id, uint64_t item,
-		     unsigned threads, int cancel, struct krun *r)
-{
-	struct q_error err = Q_ERROR_INIT;
-	struct q_jobh *h;
-	char out_name[Q_CLAIM_NAME_MAX], err_name[Q_CLAIM_NAME_MAX];
-	char file[512];
-	volatile int cancel_flag = cancel;
-
-	cr_assert_eq(q_jobh_open(e->sp, id, &h, &err), 0, "%s", err.message);
-	const struct q_group *g = q_job_group_of(q_jobh_job(h), item);
-	const struct q_kernel *k = q_kernel_find(g->kernel);
-	cr_assert_not_null(k, "no kernel '%s'", g->kernel);
-	int out_fd = q_spool_tmp_create(e->sp, "out", out_name,
-					sizeof(out_name));
-	cr_assert_geq(out_fd, 0, "%s", strerror(-out_fd));
-	int err_fd = q_spool_tmp_create(e->sp, "err", err_name,
-					sizeof(err_name));
-	cr_assert_geq(err_fd, 0, "%s", strerror(-err_fd));
-	struct q_ctx *ctx = q_ctx_new(h, e->cache, item, threads, out_fd,
-				      err_fd, &cancel_flag);
-	cr_assert_not_null(ctx);
-	omp_set_num_threads((int)threads);
-	r->rc = k->run(ctx);
-	cr_assert_eq(q_ctx_finish(ctx), 0);
-	q_ctx_release(ctx);
-	cr_assert_eq(close(out_fd), 0);
-	cr_assert_eq(close(err_fd), 0);
-	snprintf(file, sizeof(file), "%s/tmp/%s", q_spool_path(e->sp),
-		 out_name);
-	r->out = slurp(file);
-	snprintf(file, sizeof(file), "%s/tmp/%s", q_spool_path(e->sp),
-		 err_name);
-	r->err = slurp(file);
-	q_spool_tmp_remove(e->sp, out_name);
-	q_spool_tmp_remove(e->sp, err_name);
-	q_jobh_close(h);
-}
-
-static void krun_release(struct krun *r)
-{
-	free(r->out);
-	free(r->err);
+	run_item(e, id, item, threads, cancel, r);
+	cr_assert_eq(r->fin, 0);
 }
 
 /* ---- loading the example plugin ---- */
@@ -237,24 +125,24 @@ Test(load, square_runs_through_a_real_context)
 {
 	struct kenv e;
 	struct krun r;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	const char *const seven[] = { "n=7", NULL };
-	run_item(&e, submit_kernel(&e, "square", seven, 1), 0, 1, 0, &r);
+	run_ok(&e, submit_kernel(&e, "square", seven, 1), 0, 1, 0, &r);
 	cr_assert_eq(r.rc, 0, "log: %s", r.err);
 	cr_assert_str_eq(r.out, "49\n");
 	cr_assert_str_empty(r.err);
 	krun_release(&r);
 
 	/* The default, "{i}" replaced by the array index, and an error. */
-	run_item(&e, submit_kernel(&e, "square", NULL, 1), 0, 1, 0, &r);
+	run_ok(&e, submit_kernel(&e, "square", NULL, 1), 0, 1, 0, &r);
 	cr_assert_str_eq(r.out, "100\n");
 	krun_release(&r);
 	const char *const idx[] = { "n={i}", NULL };
-	run_item(&e, submit_kernel(&e, "square", idx, 5), 4, 1, 0, &r);
+	run_ok(&e, submit_kernel(&e, "square", idx, 5), 4, 1, 0, &r);
 	cr_assert_str_eq(r.out, "16\n");
 	krun_release(&r);
 	const char *const bad[] = { "n=seven", NULL };
-	run_item(&e, submit_kernel(&e, "square", bad, 1), 0, 1, 0, &r);
+	run_ok(&e, submit_kernel(&e, "square", bad, 1), 0, 1, 0, &r);
 	cr_assert_eq(r.rc, 2);
 	cr_assert_str_empty(r.out);
 	cr_assert_str_eq(r.err, "argument n=seven is not a whole number\n");
@@ -544,7 +432,7 @@ Test(sincos, block_equals_a_direct_computation)
 {
 	struct kenv e;
 	struct krun r;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	/* n=40 in 10 x 10 blocks: nb = 4; index = bi * 4 + bj. */
 	static const struct { const char *args[6]; int bi, bj; } cases[] = {
 		{ { "n=40", "block=10", "seed=5", "index=0", NULL }, 0, 0 },
@@ -558,7 +446,7 @@ Test(sincos, block_equals_a_direct_computation)
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		uint64_t n = c == 4 ? 45 : 40;
-		run_item(&e, submit_kernel(&e, "sincos_block", cases[c].args,
+		run_ok(&e, submit_kernel(&e, "sincos_block", cases[c].args,
 					   1), 0, 2, 0, &r);
 		cr_assert_eq(r.rc, 0, "case %zu, log: %s", c, r.err);
 		cr_assert_str_empty(r.err);
@@ -587,7 +475,7 @@ static void check_total(struct kenv *e, uint64_t n, uint64_t block)
 	for (uint64_t item = 0; item < nb * nb; item++) {
 		struct krun r;
 		long bad;
-		run_item(e, id, item, 2, 0, &r);
+		run_ok(e, id, item, 2, 0, &r);
 		cr_assert_eq(r.rc, 0, "block %llu, log: %s",
 			     (unsigned long long)item, r.err);
 		cr_assert_eq(q_sum_text(r.out, strlen(r.out), sums, &ncols, 1,
@@ -601,7 +489,7 @@ static void check_total(struct kenv *e, uint64_t n, uint64_t block)
 Test(sincos, sum_of_blocks_equals_the_plain_loop)
 {
 	struct kenv e;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	check_total(&e, 40, 10);
 	check_total(&e, 45, 10);   /* ragged */
 	check_total(&e, 30, 30);   /* one block */
@@ -612,11 +500,11 @@ Test(sincos, same_bytes_for_any_thread_count)
 {
 	struct kenv e;
 	struct krun a, b;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	const char *const args[] = { "n=300", "block=100", "index=4", NULL };
 	uint64_t id = submit_kernel(&e, "sincos_block", args, 1);
-	run_item(&e, id, 0, 1, 0, &a);
-	run_item(&e, id, 0, 3, 0, &b);
+	run_ok(&e, id, 0, 1, 0, &a);
+	run_ok(&e, id, 0, 3, 0, &b);
 	cr_assert_eq(a.rc, 0, "log: %s", a.err);
 	cr_assert_eq(b.rc, 0, "log: %s", b.err);
 	cr_assert_str_eq(a.out, b.out);
@@ -629,11 +517,11 @@ Test(sincos, index_defaults_to_the_array_index)
 {
 	struct kenv e;
 	struct krun a, b;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	const char *const arr[] = { "n=40", "block=10", NULL };
 	const char *const one[] = { "n=40", "block=10", "index=9", NULL };
-	run_item(&e, submit_kernel(&e, "sincos_block", arr, 16), 9, 1, 0, &a);
-	run_item(&e, submit_kernel(&e, "sincos_block", one, 1), 0, 1, 0, &b);
+	run_ok(&e, submit_kernel(&e, "sincos_block", arr, 16), 9, 1, 0, &a);
+	run_ok(&e, submit_kernel(&e, "sincos_block", one, 1), 0, 1, 0, &b);
 	cr_assert_eq(a.rc, 0, "log: %s", a.err);
 	cr_assert_str_eq(a.out, b.out);
 	/* seed defaults to 0. */
@@ -665,9 +553,9 @@ Test(sincos, refuses_bad_arguments)
 	};
 	struct kenv e;
 	struct krun r;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		run_item(&e, submit_kernel(&e, "sincos_block", cases[c].args,
+		run_ok(&e, submit_kernel(&e, "sincos_block", cases[c].args,
 					   1), 0, 1, 0, &r);
 		cr_assert_eq(r.rc, 2, "case %zu", c);
 		cr_assert_str_empty(r.out);
@@ -681,9 +569,9 @@ Test(sincos, cancelled_block_writes_no_result)
 {
 	struct kenv e;
 	struct krun r;
-	kenv_init(&e);
+	plugin_env_init(&e);
 	const char *const args[] = { "n=2000", "block=1000", NULL };
-	run_item(&e, submit_kernel(&e, "sincos_block", args, 1), 0, 2, 1, &r);
+	run_ok(&e, submit_kernel(&e, "sincos_block", args, 1), 0, 2, 1, &r);
 	cr_assert_eq(r.rc, 1);
 	cr_assert_str_empty(r.out);
 	krun_release(&r);
