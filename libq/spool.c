@@ -53,6 +53,25 @@ const char *q_spool_default_path(const char *option)
 	return "qspool";
 }
 
+/*
+ * The spool's path as tools show it and tasks get it (Q_SPOOL, input
+ * files): absolute, because a task may run in another directory. Not
+ * resolved (a symbolic link the user chose stays in the name). As given
+ * when the current directory cannot be read.
+ */
+static char *absolute_path(const char *path)
+{
+	char *cwd = path[0] == '/' ? NULL : getcwd(NULL, 0);
+	if (!cwd)
+		return q__strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	char *abs = strcmp(path, ".") == 0 ? q__strdup(cwd)
+					    : q__asprintf("%s/%s", cwd, path);
+	free(cwd);
+	return abs;
+}
+
 const char *q_spool_path(const struct q_spool *spool)
 {
 	return spool->path;
@@ -518,7 +537,7 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 	int ret;
 
 	sp->dirfd = sp->tmpfd = sp->jobsfd = sp->workersfd = -1;
-	sp->path = q__strdup(path);
+	sp->path = absolute_path(path);
 	*spool_out = NULL;
 
 	/* The spool path itself may be a symbolic link the user made;

@@ -11,8 +11,8 @@
  *    command has finished, whatever happened. An empty result is
  *    /dev/null: no file to create, so a fan-in over many side-effect
  *    tasks (no output) costs nothing.
- * 2. Paths are absolute (a relative spool path is prefixed with the
- *    worker's directory), so a task with its own cwd can open them.
+ * 2. Paths are absolute (the spool's path is, spool.c), so a task with
+ *    its own cwd can open them.
  * 3. A record is read once per chunk, not once per input: inputs come in
  *    `after` order, so the items of one chunk are consecutive.
  * 4. Bounds. A new process's arguments and environment share ARG_MAX
@@ -115,18 +115,6 @@ char *q_shell_quote(const char *s)
 
 /* ---- making the files ---- */
 
-/* `p` made absolute with `cwd` (NULL when p already is): malloc'ed. */
-static char *absolute(const char *cwd, const char *p)
-{
-	struct sbuf b = { NULL, 0, 0 };
-	if (cwd && p[0] != '/') {
-		sb_str(&b, cwd);
-		sb_add(&b, "/", 1);
-	}
-	sb_str(&b, p);
-	return sb_detach(&b);
-}
-
 static void remember_tmp(struct q_input_files *in, const char *name)
 {
 	if (in->ntmps == in->cap_tmps) {
@@ -136,17 +124,14 @@ static void remember_tmp(struct q_input_files *in, const char *name)
 	in->tmps[in->ntmps++] = xstrdup(name);
 }
 
-static char *tmp_path(const struct q_input_files *in, const char *cwd,
-		      const char *name)
+/* The spool's path is absolute (spool.c), so these paths are too. */
+static char *tmp_path(const struct q_input_files *in, const char *name)
 {
 	struct sbuf b = { NULL, 0, 0 };
 	sb_str(&b, q_spool_path(in->sp));
 	sb_str(&b, "/tmp/");
 	sb_str(&b, name);
-	char *rel = sb_detach(&b);
-	char *p = absolute(cwd, rel);
-	free(rel);
-	return p;
+	return sb_detach(&b);
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -164,7 +149,7 @@ static int write_all(int fd, const char *data, size_t len)
 }
 
 /* A new file in tmp/ holding `len` bytes; removed on release. */
-static int copy_to_tmp(struct q_input_files *in, const char *cwd,
+static int copy_to_tmp(struct q_input_files *in,
 		       const char *data, size_t len, char **path_out,
 		       struct q_error *err)
 {
@@ -182,7 +167,7 @@ static int copy_to_tmp(struct q_input_files *in, const char *cwd,
 		return q_error_set(err, Q_ERR_SYSTEM, -ret,
 				   "cannot write '%s/tmp/%s'",
 				   q_spool_path(in->sp), name);
-	*path_out = tmp_path(in, cwd, name);
+	*path_out = tmp_path(in, name);
 	return 0;
 }
 
@@ -196,7 +181,7 @@ struct reader {
 };
 
 static int input_path(struct q_input_files *in, struct reader *rd,
-		      const struct q_input_ref *ref, const char *cwd,
+		      const struct q_input_ref *ref,
 		      char **path_out, struct q_error *err)
 {
 	if (!rd->have || rd->job != ref->job || ref->item < rd->rec.first ||
@@ -237,20 +222,19 @@ static int input_path(struct q_input_files *in, struct reader *rd,
 		char *p = q_record_output_path(rd->h, &rd->rec, i, false);
 		if (!p)
 			abort();
-		*path_out = absolute(cwd, p);
-		free(p);
+		*path_out = p;
 		return 0;
 	}
 	if (st->where == Q_STREAM_NONE || st->length == 0) {
 		*path_out = xstrdup("/dev/null");
 		return 0;
 	}
-	return copy_to_tmp(in, cwd, rd->rec.data + st->offset,
+	return copy_to_tmp(in, rd->rec.data + st->offset,
 			   (size_t)st->length, path_out, err);
 }
 
 /* Q_INPUTS_FILE: a new file in tmp/, written through *list_out. */
-static int list_open(struct q_input_files *in, const char *cwd,
+static int list_open(struct q_input_files *in,
 		     FILE **list_out, struct q_error *err)
 {
 	char name[Q_CLAIM_NAME_MAX];
@@ -267,7 +251,7 @@ static int list_open(struct q_input_files *in, const char *cwd,
 		return q_error_set(err, Q_ERR_SYSTEM, e, "cannot write '%s'",
 				   name);
 	}
-	in->list_path = tmp_path(in, cwd, name);
+	in->list_path = tmp_path(in, name);
 	in->listed = true;
 	return 0;
 }
@@ -302,7 +286,6 @@ int q_input_files_prepare(struct q_input_files *in, struct q_jobh *h,
 	struct q_input_ref *refs = NULL;
 	struct reader rd = { cache, NULL, { 0 }, false, 0 };
 	FILE *list = NULL;
-	char *cwd = NULL;
 	size_t n = 0, bytes = 0;
 	int ret;
 
@@ -312,13 +295,8 @@ int q_input_files_prepare(struct q_input_files *in, struct q_jobh *h,
 	in->n = n;
 	if (n == 0)
 		goto out;
-	if (q_spool_path(in->sp)[0] != '/' && !(cwd = getcwd(NULL, 0))) {
-		ret = q_error_set(err, Q_ERR_SYSTEM, errno,
-				  "cannot find the current directory");
-		goto out;
-	}
 	if (n > Q_INPUTS_DIRECT_MAX) {
-		if ((ret = list_open(in, cwd, &list, err)) < 0)
+		if ((ret = list_open(in, &list, err)) < 0)
 			goto out;
 	} else {
 		in->paths = xrealloc(NULL, n * sizeof(char *));
@@ -326,7 +304,7 @@ int q_input_files_prepare(struct q_input_files *in, struct q_jobh *h,
 	}
 	for (size_t k = 0; k < n; k++) {
 		char *path = NULL;
-		if ((ret = input_path(in, &rd, &refs[k], cwd, &path, err)) < 0)
+		if ((ret = input_path(in, &rd, &refs[k], &path, err)) < 0)
 			goto out;
 		if (list) {
 			ret = list_add(in, list, path, err);
@@ -339,7 +317,7 @@ int q_input_files_prepare(struct q_input_files *in, struct q_jobh *h,
 		}
 	}
 	if (!list && bytes > Q_INPUTS_DIRECT_BYTES) {
-		if ((ret = list_open(in, cwd, &list, err)) < 0)
+		if ((ret = list_open(in, &list, err)) < 0)
 			goto out;
 		for (size_t k = 0; k < n && ret == 0; k++)
 			ret = list_add(in, list, in->paths[k], err);
@@ -358,7 +336,6 @@ out:
 	}
 	if (rd.have)
 		q_record_release(&rd.rec);
-	free(cwd);
 	free(refs);
 	return ret;
 }

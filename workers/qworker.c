@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "worker.h"
@@ -120,28 +119,13 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return q_cli_usage_error(&cli, "unexpected argument '%s'",
 					 argv[optind]);
-	/* Absolute, because tasks see it as Q_SPOOL and may run in
-	 * another directory (their cwd). */
-	const char *path = q_spool_default_path(spool_opt);
-	char *abs = NULL;
-	if (path[0] != '/') {
-		char *cwd = getcwd(NULL, 0);
-		if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0) {
-			perror("qworker: cannot find the current directory");
-			free(cwd);
-			return 3;
-		}
-		free(cwd);
-		path = abs;
-	}
 	struct q_spool *sp;
-	if (q_spool_open(&sp, path, Q_SPOOL_WRITE, &err) < 0) {
+	if (q_spool_open(&sp, q_spool_default_path(spool_opt), Q_SPOOL_WRITE,
+			 &err) < 0) {
 		q_error_print(stderr, "qworker", &err);
-		free(abs);
 		return q_error_exit_status(&err);
 	}
 	int status = q_worker_main(sp, &opt);
 	q_spool_close(sp);
-	free(abs);
 	return status;
 }

@@ -761,3 +761,23 @@ Test(fsutil, read_file_respects_max)
 	cr_assert_null(data);
 	close(dirfd);
 }
+
+/* A relative spool path is kept absolute (not resolved): tasks that run
+ * in another directory get it as Q_SPOOL and in their input paths. */
+Test(spool, a_relative_path_is_made_absolute)
+{
+	char *old = getcwd(NULL, 0);
+	cr_assert_not_null(old);
+	cr_assert_eq(chdir(t.dir), 0);
+	static const char *const given[] = { "spool", "./spool" };
+	for (size_t i = 0; i < Q_ARRAY_SIZE(given); i++) {
+		struct q_spool *sp = open_ok(given[i], Q_SPOOL_CREATE);
+		cr_assert_str_eq(q_spool_path(sp), t.spool, "%s", given[i]);
+		q_spool_close(sp);
+	}
+	struct q_spool *sp = open_ok(t.spool, 0);
+	cr_assert_str_eq(q_spool_path(sp), t.spool);
+	q_spool_close(sp);
+	cr_assert_eq(chdir(old), 0);
+	free(old);
+}

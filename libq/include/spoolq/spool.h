@@ -49,6 +49,8 @@ Q_EXPORT int q_spool_open(struct q_spool **spool_out, const char *path,
 			  unsigned flags, struct q_error *err);
 Q_EXPORT void q_spool_close(struct q_spool *spool);
 
+/* The spool's path, made absolute (not resolved) when it was opened
+ * with a relative one: tasks run in other directories get it. */
 Q_EXPORT const char *q_spool_path(const struct q_spool *spool);
 /* True when the spool is group-shared (files 0660, directories 2770). */
 Q_EXPORT bool q_spool_is_group(const struct q_spool *spool);
