@@ -118,18 +118,49 @@ struct moved {
 	char name[Q_CLAIM_NAME_MAX];
 };
 
+/* A memory output that does not fit the record's inline budget: make
+ * it a temporary, fsynced like any other before it is moved. */
+static int memory_to_tmp(struct q_spool *sp, struct q_output *out)
+{
+	struct q_error ignored = Q_ERROR_INIT;
+	if (q__tmp_write(sp, "out", out->data, out->len, out->tmp,
+			 sizeof(out->tmp), &ignored) < 0) {
+		out->tmp[0] = '\0';
+		return -(ignored.errnum ? ignored.errnum : EIO);
+	}
+	free(out->data);
+	out->data = NULL;
+	out->len = 0;
+	return 0;
+}
+
 /* Put one output stream in the record (inline) or in out/ (file). */
 static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
-			bool is_err, const char *tmpname, struct q_buf *data,
+			bool is_err, struct q_output *out, struct q_buf *data,
 			struct q_stream *st, struct moved *moved,
 			bool *moved_any)
 {
 	struct q_spool *sp = h->sp;
 	memset(st, 0, sizeof(*st));
 	moved->name[0] = '\0';
-	if (!tmpname[0])
+	if (out->data && out->len <= Q_INLINE_MAX &&
+	    data->len + out->len <= Q_INLINE_BUDGET) {
+		st->where = Q_STREAM_INLINE;
+		st->offset = data->len;
+		st->length = out->len;
+		q__buf_add(data, out->data, out->len);
 		return 0;
-	int fd = openat(sp->tmpfd, tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (out->data) {
+		int ret = memory_to_tmp(sp, out);
+		if (ret < 0)
+			return ret;
+		/* ...and on as a file (already synced; synced again below,
+		 * which costs nothing for clean pages). */
+	}
+	if (!out->tmp[0])
+		return 0;
+	int fd = openat(sp->tmpfd, out->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	struct stat stt;
@@ -172,7 +203,7 @@ static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
 		} else {
 			q__record_stream_name(moved->name, sizeof(moved->name),
 					      rec, i, is_err);
-			if (q__renameat(sp->tmpfd, tmpname, outfd,
+			if (q__renameat(sp->tmpfd, out->tmp, outfd,
 					moved->name) != 0) {
 				ret = -errno;
 				moved->name[0] = '\0';
@@ -258,10 +289,10 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 		r->slot = o->slot;
 		r->reason = o->reason[0] ? o->reason : NULL;
 		memcpy(r->key, o->key, Q_KEY_HEX);
-		ret = place_stream(h, &rec, i, false, o->out_tmp, &data,
+		ret = place_stream(h, &rec, i, false, &o->out, &data,
 				   &r->out, &moved[2 * i], &moved_any);
 		if (ret == 0)
-			ret = place_stream(h, &rec, i, true, o->err_tmp, &data,
+			ret = place_stream(h, &rec, i, true, &o->err, &data,
 					   &r->err, &moved[2 * i + 1],
 					   &moved_any);
 	}
@@ -379,10 +410,10 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 out_unmove:
 	remove_moved(h, claim->chunk, moved, 2 * n);
 out:
-	/* The temporaries are consumed in every case. */
+	/* The outputs are consumed in every case. */
 	for (size_t i = 0; i < n; i++) {
-		q__tmp_remove(sp, outcomes[i].out_tmp);
-		q__tmp_remove(sp, outcomes[i].err_tmp);
+		q_output_discard(sp, &outcomes[i].out);
+		q_output_discard(sp, &outcomes[i].err);
 	}
 	if (rec.items)
 		free(rec.items);

@@ -8,8 +8,9 @@
  *    slot is written before the count that covers it is published with
  *    release order, and readers load the count with acquire order.
  * 2. A context belongs to the one task it was made for. Output and log go
- *    through stdio streams on the worker's temporary files; stdio locks
- *    them, so a kernel may write from inside an OpenMP region.
+ *    through stdio streams on the worker's sinks (memory while small,
+ *    spoolq/sink.h); stdio locks them, so a kernel may write from inside
+ *    an OpenMP region.
  */
 #include <errno.h>
 #include <math.h>
@@ -109,9 +110,10 @@ struct q_ctx {
 	const volatile int *cancel;
 };
 
-struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
-			uint64_t item, unsigned threads, int out_fd, int err_fd,
-			const volatile int *cancel)
+/* Everything but the output streams. */
+static struct q_ctx *ctx_new(struct q_jobh *h, struct q_jobcache *cache,
+			     uint64_t item, unsigned threads,
+			     const volatile int *cancel)
 {
 	struct q_ctx *ctx = q__calloc(1, sizeof(*ctx));
 	const struct q_group *g = q_job_group_of(h->job, item);
@@ -143,6 +145,14 @@ struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
 		ctx->ninputs = n;
 		free(refs);
 	}
+	return ctx;
+}
+
+struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
+			uint64_t item, unsigned threads, int out_fd, int err_fd,
+			const volatile int *cancel)
+{
+	struct q_ctx *ctx = ctx_new(h, cache, item, threads, cancel);
 	int ofd = dup(out_fd), efd = dup(err_fd);
 	ctx->out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
 	ctx->err = efd >= 0 ? fdopen(efd, "w") : NULL;
@@ -150,6 +160,35 @@ struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
 		close(ofd);
 	if (!ctx->err && efd >= 0)
 		close(efd);
+	return ctx;
+}
+
+/* A stdio stream over a sink (fopencookie): the kernel's printf-style
+ * writes buffer in stdio, then land in the sink's memory. */
+static ssize_t sink_cookie_write(void *cookie, const char *buf, size_t len)
+{
+	int ret = q_sink_write(cookie, buf, len);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static FILE *sink_stream(struct q_sink *s)
+{
+	cookie_io_functions_t io = { .write = sink_cookie_write };
+	return fopencookie(s, "w", io);
+}
+
+struct q_ctx *q_ctx_new_sinks(struct q_jobh *h, struct q_jobcache *cache,
+			      uint64_t item, unsigned threads,
+			      struct q_sink *out, struct q_sink *err,
+			      const volatile int *cancel)
+{
+	struct q_ctx *ctx = ctx_new(h, cache, item, threads, cancel);
+	ctx->out = sink_stream(out);
+	ctx->err = sink_stream(err);
 	return ctx;
 }
 

@@ -6,9 +6,9 @@
  *    every item's key) equals ours, every item is done, the item count is
  *    the same. Anything else (a purged job, a damaged record, a key
  *    collision that did not collide everywhere) is a miss: the chunk runs.
- * 2. The outputs are handed to the normal commit as temporaries: small
- *    ones copied, big ones hard-linked (no copy of their bytes; the
- *    spool is one file system). The record says which job and chunk it
+ * 2. The outputs are handed to the normal commit: small (inline) ones
+ *    copied in memory, big ones as temporaries hard-linked to the earlier
+ *    files (no copy of their bytes; the spool is one file system). The record says which job and chunk it
  *    was reused from, which qstatus counts as cached.
  */
 #include <errno.h>
@@ -22,14 +22,14 @@
 #include "names_internal.h"
 #include "sysio.h"
 
-/* Put item i's stream of `rec` into a new temporary; its name in out. */
-static int stream_to_tmp(struct q_jobh *src, const struct q_record *rec,
-			 size_t i, bool want_err, char *out, size_t size)
+/* Hand item i's stream of `rec` to `out` (design note 2). */
+static int stream_to_output(struct q_jobh *src, const struct q_record *rec,
+			    size_t i, bool want_err, struct q_output *out)
 {
 	const struct q_stream *st = want_err ? &rec->items[i].err
 					     : &rec->items[i].out;
 	struct q_spool *sp = src->sp;
-	out[0] = '\0';
+	memset(out, 0, sizeof(*out));
 	if (st->where == Q_STREAM_NONE || st->length == 0)
 		return 0;
 	if (st->where == Q_STREAM_FILE) {
@@ -39,25 +39,17 @@ static int stream_to_tmp(struct q_jobh *src, const struct q_record *rec,
 		if (outfd < 0)
 			return outfd;
 		q__record_stream_name(name, sizeof(name), rec, i, want_err);
-		q__unique_name(out, size, "reuse");
-		if (q__linkat(outfd, name, sp->tmpfd, out) != 0) {
-			out[0] = '\0';
+		q__unique_name(out->tmp, sizeof(out->tmp), "reuse");
+		if (q__linkat(outfd, name, sp->tmpfd, out->tmp) != 0) {
+			out->tmp[0] = '\0';
 			return -errno;
 		}
 		return 0;
 	}
-	int fd = q__tmp_create(sp, "reuse", out, size);
-	if (fd < 0)
-		return -errno;
-	int ret = q__write_all(fd, rec->data + st->offset, st->length) == 0
-			  ? 0 : -errno;
-	if (q__close(fd) != 0 && ret == 0)
-		ret = -errno;
-	if (ret < 0) {
-		q__tmp_remove(sp, out);
-		out[0] = '\0';
-	}
-	return ret;
+	out->data = q__malloc(st->length);
+	memcpy(out->data, rec->data + st->offset, st->length);
+	out->len = st->length;
+	return 0;
 }
 
 int q_cache_reuse(struct q_jobh *h, struct q_jobcache *cache,
@@ -95,18 +87,15 @@ int q_cache_reuse(struct q_jobh *h, struct q_jobcache *cache,
 		o[i].exit_code = rec.items[i].exit_code;
 		o[i].start_ns = o[i].end_ns = now;
 		o[i].reason[0] = '\0';
-		ret = stream_to_tmp(src, &rec, i, false, o[i].out_tmp,
-				    sizeof(o[i].out_tmp));
+		ret = stream_to_output(src, &rec, i, false, &o[i].out);
 		if (ret == 0)
-			ret = stream_to_tmp(src, &rec, i, true, o[i].err_tmp,
-					    sizeof(o[i].err_tmp));
+			ret = stream_to_output(src, &rec, i, true, &o[i].err);
 	}
 	q_record_release(&rec);
 	if (!match || ret < 0) {
 		for (size_t i = 0; i < n; i++) {
-			q__tmp_remove(h->sp, o[i].out_tmp);
-			q__tmp_remove(h->sp, o[i].err_tmp);
-			o[i].out_tmp[0] = o[i].err_tmp[0] = '\0';
+			q_output_discard(h->sp, &o[i].out);
+			q_output_discard(h->sp, &o[i].err);
 		}
 		return 0;   /* run it instead */
 	}

@@ -15,7 +15,8 @@
  *    injection and other knobs given to a worker are for that worker,
  *    not for a qsubmit a task runs) and so is any entry that is not
  *    KEY=VALUE.
- * 4. stdout and stderr reach the task's files through pipes, copied here,
+ * 4. stdout and stderr reach the task's sinks (memory while small, a file
+ *    in tmp/ when big: spoolq/sink.h) through pipes, copied here,
  *    so a write that fails (a full disk, an exceeded quota) is seen by
  *    the worker rather than by the command, which might ignore it and
  *    leave a truncated result that looks complete, or fail for a reason
@@ -135,28 +136,14 @@ static void decode_status(int status, struct q_command_result *res)
 }
 
 /* One captured stream: the read end of the child's pipe (-1 at EOF)
- * and the task's file in the spool's tmp/ it is copied into. */
+ * and the task's sink it is copied into. */
 struct stream {
 	int pipe_fd;
-	int file_fd;
+	struct q_sink *sink;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * Copy what the pipe holds into the file (design note 4). After a write
+ * Copy what the pipe holds into the sink (design note 4). After a write
  * error the data is read and dropped, so the child never blocks on a
  * full pipe while it is being stopped.
  */
@@ -176,7 +163,7 @@ static void pump(struct stream *s, struct q_command_result *res)
 			return;
 		}
 		if (!res->capture_errno) {
-			int ret = write_all(s->file_fd, buf, (size_t)n);
+			int ret = q_sink_write(s->sink, buf, (size_t)n);
 			if (ret < 0)
 				res->capture_errno = -ret;
 		}
@@ -203,7 +190,7 @@ static int open_pipe(int fds[2])
 int q_command_run(const struct q_command *cmd, q_stop_fn stop, void *ctx,
 		  struct q_command_result *res)
 {
-	struct stream s[2] = { { -1, cmd->out_fd }, { -1, cmd->err_fd } };
+	struct stream s[2] = { { -1, cmd->out }, { -1, cmd->err } };
 	int out_p[2], err_p[2];
 	pid_t pid;
 	int status = 0;
@@ -228,8 +215,8 @@ int q_command_run(const struct q_command *cmd, q_stop_fn stop, void *ctx,
 		/* Like a shell: 127 for a command that cannot be found. */
 		res->spawn_errno = ret;
 		res->exit_code = ret == ENOENT ? 127 : 126;
-		dprintf(cmd->err_fd, "qworker: cannot run '%s': %s\n",
-			cmd->argv[0], strerror(ret));
+		q_sink_printf(cmd->err, "qworker: cannot run '%s': %s\n",
+			      cmd->argv[0], strerror(ret));
 		return 0;
 	}
 	int pfd = pidfd_open_compat(pid);

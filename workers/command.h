@@ -6,7 +6,8 @@
  * stderr on the files given, an explicit environment, and the calling
  * thread's CPU affinity (the worker sets it to the task's cores first).
  * Its stdout and stderr go through pipes that the calling thread copies
- * into out_fd and err_fd, so a failed write is the worker's to see.
+ * into the sinks `out` and `err`, so a failed write is the worker's to
+ * see.
  */
 #ifndef QWORKER_COMMAND_H
 #define QWORKER_COMMAND_H
@@ -14,11 +15,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <spoolq/spoolq.h>
+
 struct q_command {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;        /* NULL: the worker's directory */
-	int out_fd, err_fd;
+	struct q_sink *out, *err;
 };
 
 /* Why the wait loop should stop the child: polled every ~100 ms. */

@@ -27,14 +27,10 @@
  *    worker then backs off (worker.c). Items of the chunk that finished
  *    before run again: at least once, as for a stop.
  *
- * NEEDSWORK: each item creates two temporary files (stdout, stderr) and
- * its commit a third (the record). On the CI VM's ext4 a create right
- * after the previous commit's fsync and link costs 0.5-1.9 ms instead of
- * 20-60 us (measured with a stand-alone loop of the same calls), which
- * makes these creates most of a short task's cost (about 400 tasks/s
- * with 2 workers). Capturing small outputs in memory (pipes for commands,
- * a memory stream for kernels) and committing several chunks per record
- * would leave one create per batch: the performance issue's work.
+ * 7. An item's stdout and stderr (a kernel's result and log) are captured
+ *    in memory while small (spoolq/sink.h), within a budget per chunk;
+ *    big ones spill to temporaries in tmp/. Two temporary files per item
+ *    used to be most of a short task's cost.
  */
 #include <errno.h>
 #include <omp.h>
@@ -217,7 +213,7 @@ static void set_reason(struct q_outcome *o, const char *fmt, ...)
 
 /* The item cannot start: it fails with `why`, also written to its
  * stderr so qcollect --err shows it next to the reason. */
-static void fail_to_start(struct q_outcome *o, int err_fd, const char *why,
+static void fail_to_start(struct q_outcome *o, struct q_sink *err, const char *why,
 			  const struct q_error *e)
 {
 	if (e && e->errnum)
@@ -228,7 +224,7 @@ static void fail_to_start(struct q_outcome *o, int err_fd, const char *why,
 	else
 		set_reason(o, "%s", why);
 	o->state = Q_STATE_FAILED;
-	dprintf(err_fd, "qworker: %s\n", o->reason);
+	q_sink_printf(err, "qworker: %s\n", o->reason);
 }
 
 /* argv (with {i} and {inputs} expanded) into *argv_out: 0, or -errno
@@ -299,8 +295,8 @@ static int spool_full(struct q_run *r, uint64_t item, int errnum,
 /* 0 (the outcome says what happened), or -errno when the run is
  * worthless for a reason that is not the task's (r->err says why). */
 static int run_command(struct q_run *r, const struct q_group *g,
-		       uint64_t item, int64_t index, int out_fd, int err_fd,
-		       struct q_outcome *o)
+		       uint64_t item, int64_t index, struct q_sink *out,
+		       struct q_sink *err, struct q_outcome *o)
 {
 	const struct q_job *job = q_jobh_job(r->h);
 	struct envv env = { 0 };
@@ -315,16 +311,16 @@ static int run_command(struct q_run *r, const struct q_group *g,
 			ret = spool_full(r, item, ierr.errnum, "inputs");
 			goto out;
 		}
-		fail_to_start(o, err_fd, "cannot pass the inputs", &ierr);
+		fail_to_start(o, err, "cannot pass the inputs", &ierr);
 		goto out;
 	}
 	if (command_argv(g, job, item, index, &in, &argv, &argc, &ierr) < 0) {
-		fail_to_start(o, err_fd, "cannot build the command", &ierr);
+		fail_to_start(o, err, "cannot build the command", &ierr);
 		goto out;
 	}
 	inputs_env = q_input_files_env(&in);
 	build_env(r, g, item, index, inputs_env, &env);
-	struct q_command cmd = { argv, env.v, g->cwd, out_fd, err_fd };
+	struct q_command cmd = { argv, env.v, g->cwd, out, err };
 	struct watch w = { r, item, 0, false, 0, false };
 	if (g->timeout_s > 0)
 		w.deadline = mono_ns() + (int64_t)(g->timeout_s * 1e9);
@@ -376,18 +372,19 @@ out:
 
 /* Like run_command: 0, or -errno for a result that cannot be stored. */
 static int run_kernel(struct q_run *r, const struct q_group *g, uint64_t item,
-		      int out_fd, int err_fd, struct q_outcome *o)
+		      struct q_sink *out, struct q_sink *err,
+		      struct q_outcome *o)
 {
 	const struct q_kernel *k = q_kernel_find(g->kernel);
 	if (!k) {
 		o->state = Q_STATE_FAILED;
 		set_reason(o, "this worker has no kernel '%s'", g->kernel);
-		dprintf(err_fd, "qworker: no kernel '%s' on this worker\n",
-			g->kernel);
+		q_sink_printf(err, "qworker: no kernel '%s' on this worker\n",
+			      g->kernel);
 		return 0;
 	}
-	struct q_ctx *ctx = q_ctx_new(r->h, r->cache, item, r->threads, out_fd,
-				      err_fd, &r->cancel_flag);
+	struct q_ctx *ctx = q_ctx_new_sinks(r->h, r->cache, item, r->threads,
+					    out, err, &r->cancel_flag);
 	omp_set_num_threads((int)r->threads);
 	/* The worker's main loop raises cancel_flag at the deadline. */
 	__atomic_store_n(&r->timed_out, 0, __ATOMIC_RELAXED);
@@ -433,40 +430,31 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	const struct q_job *job = q_jobh_job(r->h);
 	const struct q_group *g = q_job_group_of(job, item);
 	int64_t index = q_job_index_of(job, item);
-	int out_fd, err_fd;
-
+	struct q_sink out, err;
 	int ret;
 
-	out_fd = q_spool_tmp_create(r->spool, "out", o->out_tmp,
-				    sizeof(o->out_tmp));
-	if (out_fd < 0)
-		return q_error_set(&r->err, Q_ERR_SYSTEM, -out_fd,
-				   "cannot create a file in '%s/tmp'",
-				   q_spool_path(r->spool));
-	err_fd = q_spool_tmp_create(r->spool, "err", o->err_tmp,
-				    sizeof(o->err_tmp));
-	if (err_fd < 0) {
-		close(out_fd);
-		return q_error_set(&r->err, Q_ERR_SYSTEM, -err_fd,
-				   "cannot create a file in '%s/tmp'",
-				   q_spool_path(r->spool));
-	}
+	/* In memory while small (spoolq/sink.h): most items make no file. */
+	q_sink_init(&out, r->spool, "out", &r->sink_budget);
+	q_sink_init(&err, r->spool, "err", &r->sink_budget);
 	if (g->kind == Q_TASK_KERNEL)
-		ret = run_kernel(r, g, item, out_fd, err_fd, o);
+		ret = run_kernel(r, g, item, &out, &err, o);
 	else
-		ret = run_command(r, g, item, index, out_fd, err_fd, o);
-	/* Written with write(2), never fsynced here: close reports no
-	 * error worth acting on (the commit fsyncs what it keeps). */
-	close(out_fd);
-	close(err_fd);
+		ret = run_command(r, g, item, index, &out, &err, o);
+	int out_ret = q_sink_finish(&out, &o->out);
+	int err_ret = q_sink_finish(&err, &o->err);
+	int lost = out_ret < 0 ? -out_ret : err_ret < 0 ? -err_ret : 0;
+	/* A write the task never saw fail, lost for lack of space: not the
+	 * task's fault (design note 6). */
+	if (ret == 0 && q_disk_full(lost))
+		ret = spool_full(r, item, lost, "output");
 	return ret;
 }
 
 static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		q_spool_tmp_remove(r->spool, o[i].out_tmp);
-		q_spool_tmp_remove(r->spool, o[i].err_tmp);
+		q_output_discard(r->spool, &o[i].out);
+		q_output_discard(r->spool, &o[i].err);
 	}
 }
 
@@ -572,6 +560,7 @@ static void *run_thread(void *arg)
 	if (!o)
 		abort();
 	r->result = 0;
+	r->sink_budget = Q_SINK_RUN_BUDGET;
 	if (!r->each && reuse_earlier_result(r, o, first, count))
 		goto out;
 	for (uint64_t i = 0; i < count; i++) {
@@ -637,8 +626,19 @@ static void *run_thread(void *arg)
 					  r->claim.claimed_ns, r->worker_id,
 					  o, &r->err) < 0 ? -EIO : 1;
 	else if ((r->result = q_commit(r->h, r->cache, &r->claim,
-				       r->worker_id, o, count, &r->err)) < 0)
+				       r->worker_id, o, count, &r->err)) < 0) {
+		/* Small outputs wait in memory for the record: a full disk
+		 * shows here, and is said the way a failed output file
+		 * would say it (design note 6). */
+		if (q_disk_full(r->err.errnum)) {
+			int e = r->err.errnum;
+			const struct q_group *g = q_job_group_of(job, first);
+			q_error_clear(&r->err);
+			spool_full(r, first, e, g->kind == Q_TASK_KERNEL
+						      ? "result" : "output");
+		}
 		give_back(r);   /* no record was published (commit.c) */
+	}
 out:
 	free(o);
 	__atomic_store_n(&r->phase, Q_RUN_FINISHED, __ATOMIC_RELEASE);

@@ -38,6 +38,7 @@ struct q_run {
 				    * <0 error (err says why; a full disk:
 				    * q_disk_full(err.errnum)) */
 	uint64_t items_run;
+	size_t sink_budget;        /* memory its items' outputs may hold */
 	bool handed_back;          /* the chunk went back to ready/, same
 				    * attempt */
 	struct q_error err;

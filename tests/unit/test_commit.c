@@ -42,8 +42,10 @@ Test(commit, record_holds_outputs_and_the_job_finishes)
 	struct q_jobh *h = tclaim(&t, id, &claim);
 	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE,
 			       .exit_code = 0, .start_ns = 5, .end_ns = 7 };
-	tmp_with(&t, "hello\n", 6, o.out_tmp, sizeof(o.out_tmp));
-	tmp_with(&t, "log line\n", 9, o.err_tmp, sizeof(o.err_tmp));
+	tmp_with(&t, "hello\n", 6, o.out.tmp, sizeof(o.out.tmp));
+	tmp_with(&t, "log line\n", 9, o.err.tmp, sizeof(o.err.tmp));
+	char tmpdir[512];
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp/%s", t.path, o.out.tmp);
 	struct q_error err = Q_ERROR_INIT;
 	cr_assert_eq(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
 		     1, "%s", err.message);
@@ -70,9 +72,8 @@ Test(commit, record_holds_outputs_and_the_job_finishes)
 	free(data);
 	q_record_release(&rec);
 	/* The temporaries were consumed. */
-	char tmpdir[512];
-	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp/%s", t.path, o.out_tmp);
 	cr_assert_not(exists("%s", tmpdir));
+	cr_assert_str_empty(o.out.tmp);
 	tspool_fini(&t);
 }
 
@@ -88,7 +89,7 @@ Test(commit, big_output_gets_its_own_file)
 	for (size_t i = 0; i < big; i++)
 		text[i] = (char)('a' + i % 26);
 	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
-	tmp_with(&t, text, big, o.out_tmp, sizeof(o.out_tmp));
+	tmp_with(&t, text, big, o.out.tmp, sizeof(o.out.tmp));
 	struct q_error err = Q_ERROR_INIT;
 	cr_assert_eq(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
 		     1, "%s", err.message);
@@ -112,6 +113,49 @@ Test(commit, big_output_gets_its_own_file)
 	tspool_fini(&t);
 }
 
+/* Outputs in memory (a worker's sinks): small ones go inline; one that
+ * no longer fits the record's inline budget becomes a file of its own. */
+Test(commit, memory_outputs_inline_or_as_files)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("mem", 1));
+	struct q_claim claim;
+	struct q_jobh *h = tclaim(&t, id, &claim);
+	size_t big = 200 * 1024;    /* over the inline maximum */
+	char *text = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		text[i] = (char)('a' + i % 26);
+	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
+	o.out.data = text;
+	o.out.len = big;
+	o.err.data = strdup("small log\n");
+	o.err.len = 10;
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_commit(h, t.cache, &claim, "w.1.000001", &o, 1, &err),
+		     1, "%s", err.message);
+	cr_assert_null(o.out.data, "the commit consumes memory outputs");
+	cr_assert_null(o.err.data);
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 0, &rec, &err), 0);
+	cr_assert_eq(rec.items[0].out.where, Q_STREAM_FILE);
+	cr_assert_eq(rec.items[0].err.where, Q_STREAM_INLINE);
+	char *data;
+	size_t len;
+	cr_assert_eq(q_record_output_mem(h, &rec, 0, false, big, &data, &len,
+					 &err), 0);
+	cr_assert_eq(len, big);
+	for (size_t i = 0; i < big; i++)
+		cr_assert_eq(data[i], (char)('a' + i % 26));
+	free(data);
+	cr_assert_eq(q_record_output_mem(h, &rec, 0, true, 100, &data, &len,
+					 &err), 0);
+	cr_assert_str_eq(data, "small log\n");
+	free(data);
+	q_record_release(&rec);
+	tspool_fini(&t);
+}
+
 /* A late result from another attempt never replaces the first one. */
 Test(commit, first_record_wins)
 {
@@ -122,14 +166,14 @@ Test(commit, first_record_wins)
 	struct q_jobh *h = tclaim(&t, id, &claim);
 	struct q_error err = Q_ERROR_INIT;
 	struct q_outcome first = { .item = 0, .state = Q_STATE_DONE };
-	tmp_with(&t, "first\n", 6, first.out_tmp, sizeof(first.out_tmp));
+	tmp_with(&t, "first\n", 6, first.out.tmp, sizeof(first.out.tmp));
 	cr_assert_eq(q_commit(h, t.cache, &claim, "a.1.000001", &first, 1,
 			      &err), 1);
 	/* The same chunk committed again (a presumed-dead worker). */
 	struct q_claim late = claim;
 	snprintf(late.name, sizeof(late.name), "0.a1@b.2.000002");
 	struct q_outcome second = { .item = 0, .state = Q_STATE_FAILED };
-	tmp_with(&t, "second\n", 7, second.out_tmp, sizeof(second.out_tmp));
+	tmp_with(&t, "second\n", 7, second.out.tmp, sizeof(second.out.tmp));
 	cr_assert_eq(q_commit(h, t.cache, &late, "b.2.000002", &second, 1,
 			      &err), 0, "%s", err.message);
 	struct q_record rec;
@@ -166,7 +210,7 @@ Test(commit, failing_disk_leaves_no_record)
 	struct q_claim claim;
 	struct q_jobh *h = tclaim(&t, id, &claim);
 	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
-	tmp_with(&t, "x\n", 2, o.out_tmp, sizeof(o.out_tmp));
+	tmp_with(&t, "x\n", 2, o.out.tmp, sizeof(o.out.tmp));
 	struct q_error err = Q_ERROR_INIT;
 	/* Every spool-changing call fails with ENOSPC, in a child so the
 	 * fault cannot leak into other tests. */
@@ -315,8 +359,8 @@ Test(commit, disk_full_at_every_write, .timeout = 120)
 			{ .item = 0, .state = Q_STATE_DONE },
 			{ .item = 1, .state = Q_STATE_DONE },
 		};
-		tmp_with(&t, text, big, o[0].out_tmp, sizeof(o[0].out_tmp));
-		tmp_with(&t, "small\n", 6, o[1].out_tmp, sizeof(o[1].out_tmp));
+		tmp_with(&t, text, big, o[0].out.tmp, sizeof(o[0].out.tmp));
+		tmp_with(&t, "small\n", 6, o[1].out.tmp, sizeof(o[1].out.tmp));
 
 		struct q_error err = Q_ERROR_INIT;
 		space_calls = 0;

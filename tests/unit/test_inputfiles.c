@@ -26,8 +26,8 @@ static void finish_with(struct tspool *t, uint64_t id, const char **results,
 		o[k].start_ns = o[k].end_ns = 1;
 		if (!results || !results[k])
 			continue;
-		int fd = q_spool_tmp_create(t->sp, "out", o[k].out_tmp,
-					    sizeof(o[k].out_tmp));
+		int fd = q_spool_tmp_create(t->sp, "out", o[k].out.tmp,
+					    sizeof(o[k].out.tmp));
 		cr_assert_geq(fd, 0);
 		cr_assert_eq(write(fd, results[k], lengths[k]),
 			     (ssize_t)lengths[k]);

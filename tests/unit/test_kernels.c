@@ -555,8 +555,8 @@ static uint64_t sum_job(struct kenv *e, const char *a, const char *b)
 		o.state = Q_STATE_DONE;
 		o.exit_code = 0;
 		o.start_ns = o.end_ns = 1;
-		int fd = q_spool_tmp_create(e->sp, "out", o.out_tmp,
-					    sizeof(o.out_tmp));
+		int fd = q_spool_tmp_create(e->sp, "out", o.out.tmp,
+					    sizeof(o.out.tmp));
 		cr_assert_geq(fd, 0);
 		const char *text = results[first];
 		cr_assert_eq(write(fd, text, strlen(text)),

@@ -34,8 +34,8 @@ static void finish_with(struct tspool *t, uint64_t id, const char *text)
 	struct q_jobh *h = tclaim(t, id, &claim);
 	struct q_outcome o = { .item = 0, .state = Q_STATE_DONE };
 	q_item_key(h, t->cache, 0, o.key);
-	int fd = q_spool_tmp_create(t->sp, "out", o.out_tmp,
-				    sizeof(o.out_tmp));
+	int fd = q_spool_tmp_create(t->sp, "out", o.out.tmp,
+				    sizeof(o.out.tmp));
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	struct q_error err = Q_ERROR_INIT;

@@ -160,6 +160,14 @@ struct q_jobcache;
 Q_EXPORT struct q_ctx *q_ctx_new(struct q_jobh *h, struct q_jobcache *cache,
 				 uint64_t item, unsigned threads, int out_fd,
 				 int err_fd, const volatile int *cancel);
+/* The same, with output and log going to sinks (spoolq/sink.h) that
+ * must outlive the context: what a worker uses. */
+struct q_sink;
+Q_EXPORT struct q_ctx *q_ctx_new_sinks(struct q_jobh *h,
+				       struct q_jobcache *cache, uint64_t item,
+				       unsigned threads, struct q_sink *out,
+				       struct q_sink *err,
+				       const volatile int *cancel);
 /* Flush the output and log; 0 or -errno of the first write that failed
  * (the result is incomplete: ENOSPC or EDQUOT make the worker give the
  * task back for later, anything else fails it). */

@@ -120,6 +120,18 @@ Q_EXPORT int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 Q_EXPORT int q_claim_handback(struct q_jobh *h, const struct q_claim *claim,
 			      struct q_error *err);
 
+/*
+ * An item's output stream (stdout or stderr, a kernel's result or log)
+ * as a worker hands it to q_commit: in memory (small ones, the usual
+ * case: no file at all), in a temporary in tmp/, or nothing (spoolq/sink.h
+ * makes these).
+ */
+struct q_output {
+	char *data;                    /* malloc'ed bytes, or NULL */
+	size_t len;
+	char tmp[Q_CLAIM_NAME_MAX];    /* tmp/ file holding it, or "" */
+};
+
 /* One item's outcome, as a worker hands it to q_commit. */
 struct q_outcome {
 	uint64_t item;
@@ -127,8 +139,8 @@ struct q_outcome {
 	int exit_code;            /* or Q_EXIT_NONE */
 	int64_t start_ns, end_ns;
 	unsigned slot;
-	char out_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stdout, or "" */
-	char err_tmp[Q_CLAIM_NAME_MAX];  /* tmp/ file with stderr, or "" */
+	struct q_output out;      /* stdout, or a kernel's result */
+	struct q_output err;      /* stderr, or a kernel's log */
 	char reason[256];         /* why it failed or was cancelled, or "" */
 	char key[Q_KEY_HEX];      /* a pure task's key (q_item_key), or "" */
 };
@@ -143,7 +155,8 @@ struct q_outcome {
  * published and the claim is untouched, so the chunk can be handed back
  * (ENOSPC and EDQUOT are no task's fault). A failure after the record is
  * published is only a warning: the repair sweep finishes the rest. The
- * tmp files named in the outcomes are consumed in every case.
+ * outputs in the outcomes (memory and temporaries) are consumed in every
+ * case.
  */
 Q_EXPORT int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 		      const struct q_claim *claim, const char *worker_id,
