@@ -409,6 +409,25 @@ static void assert_close(double got, double want, double rel)
 		      fabs(got - want) / fabs(want));
 }
 
+/* sincos_x converts its 53 bits without a 64-bit integer conversion, so
+ * that its loop vectorises; it must give exactly what (double)v does. */
+Test(sincos, u53_is_the_exact_conversion)
+{
+	static const uint64_t edge[] = {
+		0, 1, 0xffffffffULL, 0x100000000ULL, 0x100000001ULL,
+		(1ULL << 52) - 1, 1ULL << 52, (1ULL << 52) + 1,
+		(1ULL << 53) - 1,
+	};
+	for (size_t k = 0; k < sizeof(edge) / sizeof(edge[0]); k++)
+		cr_assert_eq(sincos_u53(edge[k]), (double)edge[k], "v = %llu",
+			     (unsigned long long)edge[k]);
+	for (uint64_t k = 0; k < 100000; k++) {
+		uint64_t v = sincos_mix(k) >> 11;
+		cr_assert_eq(sincos_u53(v), (double)v, "v = %llu",
+			     (unsigned long long)v);
+	}
+}
+
 Test(sincos, generator_is_uniform_in_0_1_and_not_symmetric)
 {
 	const uint64_t key = sincos_key(3);
