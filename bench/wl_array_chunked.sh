@@ -8,7 +8,9 @@
 #   spoolq  qrun examples/sincos.yaml --workers 2 (100 block tasks, a tree
 #           of sums), fresh spool
 #   dask    a dask.array of the same x (the same generator, in numpy) in
-#           the same chunks, on 2 single-thread workers
+#           the same chunks, on 2 single-thread workers (LocalCluster,
+#           processes); the cluster's start is outside the timed part,
+#           spoolq's workers' start is inside it
 . "$(dirname "$0")/lib.sh"
 [ "${1:-}" = --systems ] && { echo plain spoolq dask; exit 0; }
 w=array_chunked
