@@ -85,11 +85,21 @@ static bool covered(bool all, const struct range *v, size_t n,
 	return next >= end;
 }
 
+/* A job without cancel/ is looked at again after this long: one stat
+ * per item made a short task's checks cost more than the task. */
+#define NO_CANCEL_RECHECK_NS (20LL * 1000000)
+
 bool q_cancel_check(struct q_jobh *h, uint64_t item)
 {
 	struct stat st;
-	if (fstatat(h->dirfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) != 0)
+	int64_t now = q__mono_ns();
+	if (now < __atomic_load_n(&h->no_cancel_until, __ATOMIC_RELAXED))
 		return false;
+	if (fstatat(h->dirfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		__atomic_store_n(&h->no_cancel_until,
+				 now + NO_CANCEL_RECHECK_NS, __ATOMIC_RELAXED);
+		return false;
+	}
 	bool all;
 	struct range *v;
 	size_t n;

@@ -21,6 +21,13 @@
  *    different shards to spread contention, and take the chunk of the
  *    highest priority (a task's `priority`), then the lowest chunk of a
  *    shard, so a job runs roughly in priority and submission order.
+ * 3. A bundle (q_claim_bundle) is several chunks of one shard claimed one
+ *    rename each, in claim order, all of the same thread count, so they
+ *    run one after another on the same cores and commit together. It
+ *    takes at most 1/Q_BUNDLE_SHARE of the chunks the shard holds ready
+ *    (at least one): the caller sizes bundles from measured chunk times,
+ *    and this keeps a big bundle from emptying a shard that others
+ *    could share, so the tail of a job still balances.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +40,9 @@
 
 #include "jobh_internal.h"
 #include "sysio.h"
+
+/* Design note 3. */
+#define Q_BUNDLE_SHARE 4
 
 struct ready_entry {
 	uint64_t chunk;
@@ -112,15 +122,74 @@ unsigned q_chunk_threads(const struct q_job *job, uint64_t chunk,
 	return t < total_cores ? t : (total_cores ? total_cores : 1);
 }
 
-int q_claim_next(struct q_jobh *h, const char *worker_id,
-		 unsigned start_shard, unsigned free_cores,
-		 unsigned total_cores, struct q_claim *claim,
-		 struct q_error *err)
+/*
+ * Design note 3: claim up to `max` chunks of shard s from its listing v,
+ * into claims[*n...]. Returns 0, or -errno with err set.
+ */
+static int claim_from_shard(struct q_jobh *h, unsigned s, struct ready_entry *v,
+			    size_t nv, const char *worker_id,
+			    unsigned free_cores, unsigned total_cores,
+			    size_t max, struct q_claim *claims, size_t *n,
+			    struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, s);
+	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
+	char where[512];
+	unsigned threads = 0;
+	time_t now = time(NULL);
+
+	for (size_t k = 0; k < nv && *n < max; k++) {
+		/* Entries in the wrong shard or beyond the job are junk:
+		 * never claim them. */
+		if (v[k].chunk >= job->nchunks ||
+		    q_job_shard_of(job, v[k].chunk) != s)
+			continue;
+		unsigned t = q_chunk_threads(job, v[k].chunk, total_cores);
+		if (t > free_cores || (threads && t != threads))
+			continue;
+		/* each_worker markers are run by every worker in place,
+		 * never claimed (each.c). */
+		if (q_chunk_each_worker(job, v[k].chunk))
+			continue;
+		/* A retry waits out its back-off (a hint: judged by this
+		 * node's clock, which only shifts when it runs). */
+		if (v[k].not_before && v[k].not_before > now)
+			continue;
+		struct q_claim *claim = &claims[*n];
+		snprintf(claim->name, sizeof(claim->name), "%s@%s", v[k].name,
+			 worker_id);
+		if (q__renameat(readyfd, v[k].name, claimfd, claim->name) != 0 &&
+		    !claimed_by_us(claimfd, claim->name)) {
+			if (errno == ENOENT)
+				continue; /* lost the race */
+			if (*n > 0)
+				return 0; /* keep what we have */
+			int e = errno;
+			q__jobh_where(h, "claim", where, sizeof(where));
+			return q_error_set(err, Q_ERR_SYSTEM, e,
+					   "cannot claim '%s/%u/%s'", where, s,
+					   claim->name);
+		}
+		claim->chunk = v[k].chunk;
+		claim->attempt = v[k].attempt;
+		claim->shard = s;
+		claim->claimed_ns = q__now_ns();
+		threads = t;
+		(*n)++;
+	}
+	return 0;
+}
+
+int q_claim_bundle(struct q_jobh *h, const char *worker_id,
+		   unsigned start_shard, unsigned free_cores,
+		   unsigned total_cores, size_t max, struct q_claim *claims,
+		   struct q_error *err)
 {
 	const struct q_job *job = h->job;
 	char where[512];
 
-	if (q_jobh_finished(h))
+	if (q_jobh_finished(h) || max == 0)
 		return 0;
 	for (unsigned i = 0; i < job->nshards; i++) {
 		unsigned s = (start_shard + i) % job->nshards;
@@ -135,56 +204,36 @@ int q_claim_next(struct q_jobh *h, const char *worker_id,
 					   "cannot open '%s/%u'", where, s);
 		}
 		struct ready_entry *v = NULL;
-		size_t n = 0;
-		int ret = list_shard(job, readyfd, &v, &n, 4096);
+		size_t nv = 0, n = 0;
+		int ret = list_shard(job, readyfd, &v, &nv, 4096);
 		if (ret < 0) {
 			q__jobh_where(h, "ready", where, sizeof(where));
 			return q_error_set(err, Q_ERR_SYSTEM, -ret,
 					   "cannot read '%s/%u'", where, s);
 		}
-		for (size_t k = 0; k < n; k++) {
-			char from[64];
-			/* Entries in the wrong shard or beyond the job are
-			 * junk: never claim them. */
-			if (v[k].chunk >= job->nchunks ||
-			    q_job_shard_of(job, v[k].chunk) != s)
-				continue;
-			if (q_chunk_threads(job, v[k].chunk, total_cores) >
-			    free_cores)
-				continue;
-			/* each_worker markers are run by every worker in
-			 * place, never claimed (each.c). */
-			if (q_chunk_each_worker(job, v[k].chunk))
-				continue;
-			/* A retry waits out its back-off (a hint: judged by
-			 * this node's clock, which only shifts when it runs). */
-			if (v[k].not_before && v[k].not_before > time(NULL))
-				continue;
-			snprintf(from, sizeof(from), "%s", v[k].name);
-			snprintf(claim->name, sizeof(claim->name), "%s@%s", from,
-				 worker_id);
-			if (q__renameat(readyfd, from, claimfd, claim->name) !=
-				    0 &&
-			    !claimed_by_us(claimfd, claim->name)) {
-				if (errno == ENOENT)
-					continue; /* lost the race */
-				int e = errno;
-				free(v);
-				q__jobh_where(h, "claim", where, sizeof(where));
-				return q_error_set(err, Q_ERR_SYSTEM, e,
-						   "cannot claim '%s/%u/%s'",
-						   where, s, claim->name);
-			}
-			claim->chunk = v[k].chunk;
-			claim->attempt = v[k].attempt;
-			claim->shard = s;
-			claim->claimed_ns = q__now_ns();
-			free(v);
-			return 1;
-		}
+		/* Design note 3: a share of the shard, so others find work
+		 * and the tail balances. */
+		size_t share = nv / Q_BUNDLE_SHARE;
+		size_t limit = max < share ? max : share;
+		ret = claim_from_shard(h, s, v, nv, worker_id, free_cores,
+				       total_cores, limit ? limit : 1, claims,
+				       &n, err);
 		free(v);
+		if (ret < 0)
+			return ret;
+		if (n > 0)
+			return (int)n;
 	}
 	return 0;
+}
+
+int q_claim_next(struct q_jobh *h, const char *worker_id,
+		 unsigned start_shard, unsigned free_cores,
+		 unsigned total_cores, struct q_claim *claim,
+		 struct q_error *err)
+{
+	return q_claim_bundle(h, worker_id, start_shard, free_cores,
+			      total_cores, 1, claim, err);
 }
 
 /* 1 when a shard directory holds a claim entry (`claims`) or a ready

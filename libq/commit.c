@@ -6,9 +6,14 @@
  *   step  entries after the step                       operation
  *   0     claim/<s>/D.aN@W, todo/<s>/D, tmp outputs    (running)
  *   1     + out/<s>/<item>.aN.W.{out,err} (big ones)   rename, fsync dir
- *   2     + tmp/<record> (fsynced)                     write, fsync, close
+ *   2     + tmp/<segment> (fsynced)                    write, fsync, close
  *   3     + done/<s>/D        <- visible: D finished   link (first wins),
  *                                                      fsync done/<s>
+ *
+ *   A bundle (several chunks of one shard) shares steps 2 and 3: one
+ *   segment (segment.c) holding all their records, linked once per
+ *   chunk, then one fsync of done/<s>; each link is still its chunk's
+ *   own first-wins commit point (note 5).
  *   4     - claim/<s>/D.aN@W                           rmdir
  *   5     - todo/<s>/D (and todo/<s>, todo/ when last) unlink, rmdir
  *   6     dependents released                          promote.c
@@ -29,6 +34,13 @@
  *    the same attempt (a full disk or an exceeded quota is not the
  *    task's fault). A failure after step 3 is only a warning: the chunk
  *    is finished, and the repair sweep completes steps 4 to 6.
+ *    For a bundle: a failure before any link fails the commit; a failure
+ *    at a later link leaves the chunks linked so far finished and the
+ *    rest for the caller to hand back.
+ * 5. Why one file for a bundle: a short task's commit was a create, a
+ *    write, an fsync and a link for each chunk; now the create and the
+ *    fsync are shared. The cache index of pure chunks is one more link
+ *    to the same file (key.c note 3).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -79,14 +91,17 @@ int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
 	return ret == -ENOTEMPTY ? 0 : ret;
 }
 
-int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
-			  uint64_t chunk)
+int q__release_dependents_many(struct q_jobh *h, struct q_jobcache *cache,
+			       const uint64_t *chunks, size_t nchunks)
 {
-	int ret = q__release_dependents_in(h, cache, h->job->id, chunk);
+	int ret = 0;
+	for (size_t c = 0; c < nchunks && ret == 0; c++)
+		ret = q__release_dependents_in(h, cache, h->job->id, chunks[c]);
 	if (ret < 0)
 		return ret;
 
-	/* Later jobs that registered an interest in this one. */
+	/* Later jobs that registered an interest in this one: read once
+	 * for all the chunks. */
 	int wfd = q__jobh_dir_fd(h, Q_DIR_WATCH);
 	if (wfd < 0)
 		return wfd == -ENOENT ? 0 : wfd;
@@ -108,10 +123,18 @@ int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
 		struct q_jobh *wh = q_jobcache_get(cache, ids[i], NULL);
 		if (!wh)
 			continue; /* gone, or damaged: nothing to wake */
-		ret = q__release_dependents_in(wh, cache, h->job->id, chunk);
+		for (size_t c = 0; c < nchunks && ret == 0; c++)
+			ret = q__release_dependents_in(wh, cache, h->job->id,
+						       chunks[c]);
 	}
 	free(ids);
 	return ret;
+}
+
+int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
+			  uint64_t chunk)
+{
+	return q__release_dependents_many(h, cache, &chunk, 1);
 }
 
 struct moved {
@@ -218,15 +241,6 @@ static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
 	return ret;
 }
 
-/* Do the two names hold the same inode? */
-static bool same_file(int dirfd_a, const char *a, int dirfd_b, const char *b)
-{
-	struct stat sa, sb;
-	return fstatat(dirfd_a, a, &sa, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       fstatat(dirfd_b, b, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
-}
-
 static void remove_moved(struct q_jobh *h, uint64_t chunk,
 			 struct moved *moved, size_t n)
 {
@@ -239,48 +253,53 @@ static void remove_moved(struct q_jobh *h, uint64_t chunk,
 			(void)q__unlinkat(outfd, moved[i].name, 0);
 }
 
-/*
- * Steps 1-3 publish the record as `dest` in `destfd` (done/<s>/<chunk>
- * when destfd < 0); steps 4-6 follow when `finish` (not for a worker's
- * run of an each_worker task, each.c).
- */
-static int commit(struct q_jobh *h, struct q_jobcache *cache,
-		  const struct q_claim *claim, const char *worker_id,
-		  struct q_outcome *outcomes, size_t n, int destfd,
-		  const char *dest, bool finish, uint64_t from_job,
-		  uint64_t from_chunk, struct q_error *err)
-{
-	struct q_spool *sp = h->sp;
-	struct q_record rec = { 0 };
-	struct q_buf data = Q_BUF_INIT, text = Q_BUF_INIT;
-	char tmpname[Q_CLAIM_NAME_MAX], name[32], where[512];
-	struct moved *moved = q__calloc(2 * n + 1, sizeof(*moved));
-	bool moved_any = false;
-	int ret = 0, won = 0;
-	uint64_t first, count;
+/* One chunk on its way into done/ (steps 1 and 2). */
+struct staged {
+	const struct q_claim *claim;
+	struct q_outcome *outcomes;
+	size_t n;
+	struct q_record rec;
+	struct q_buf data;
+	struct moved *moved;      /* 2n: its big outputs moved to out/ */
+	bool moved_any;
+	bool keyed, all_done;     /* for the cache index */
+	int won;                  /* 1: our record counts; 0: another's */
+};
 
+/* Step 1 and the record of one chunk: 0, or -errno with err set (then
+ * nothing of it is left in out/). */
+static int stage(struct q_jobh *h, struct staged *st,
+		 const char *worker_id, uint64_t from_job, uint64_t from_chunk,
+		 struct q_error *err)
+{
+	const struct q_claim *claim = st->claim;
+	struct q_record *rec = &st->rec;
+	char where[512];
+	uint64_t first, count;
+	size_t n = st->n;
+	int ret = 0;
+
+	st->moved = q__calloc(2 * n + 1, sizeof(*st->moved));
 	q_job_chunk_items(h->job, claim->chunk, &first, &count);
-	if (n != count) {
-		ret = q_error_set(err, Q_ERR_SYSTEM, EINVAL,
-				  "commit of chunk %llu with %zu outcomes, "
-				  "expected %llu",
-				  (unsigned long long)claim->chunk, n,
-				  (unsigned long long)count);
-		goto out;
-	}
-	rec.job = h->job->id;
-	rec.chunk = claim->chunk;
-	rec.attempt = claim->attempt;
-	rec.first = first;
-	rec.count = count;
-	rec.worker = (char *)worker_id;
-	rec.host = (char *)q__hostname();
-	rec.claimed_ns = claim->claimed_ns;
-	rec.items = q__calloc(count, sizeof(*rec.items));
+	if (n != count)
+		return q_error_set(err, Q_ERR_SYSTEM, EINVAL,
+				   "commit of chunk %llu with %zu outcomes, "
+				   "expected %llu",
+				   (unsigned long long)claim->chunk, n,
+				   (unsigned long long)count);
+	rec->job = h->job->id;
+	rec->chunk = claim->chunk;
+	rec->attempt = claim->attempt;
+	rec->first = first;
+	rec->count = count;
+	rec->worker = (char *)worker_id;
+	rec->host = (char *)q__hostname();
+	rec->claimed_ns = claim->claimed_ns;
+	rec->items = q__calloc(count, sizeof(*rec->items));
 
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		struct q_outcome *o = &outcomes[i];
-		struct q_item_record *r = &rec.items[i];
+		struct q_outcome *o = &st->outcomes[i];
+		struct q_item_record *r = &rec->items[i];
 		r->item = first + i;
 		r->state = o->state;
 		r->exit_code = o->exit_code;
@@ -289,97 +308,168 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 		r->slot = o->slot;
 		r->reason = o->reason[0] ? o->reason : NULL;
 		memcpy(r->key, o->key, Q_KEY_HEX);
-		ret = place_stream(h, &rec, i, false, &o->out, &data,
-				   &r->out, &moved[2 * i], &moved_any);
+		ret = place_stream(h, rec, i, false, &o->out, &st->data,
+				   &r->out, &st->moved[2 * i], &st->moved_any);
 		if (ret == 0)
-			ret = place_stream(h, &rec, i, true, &o->err, &data,
-					   &r->err, &moved[2 * i + 1],
-					   &moved_any);
+			ret = place_stream(h, rec, i, true, &o->err, &st->data,
+					   &r->err, &st->moved[2 * i + 1],
+					   &st->moved_any);
 	}
 	if (ret < 0) {
 		q__jobh_where(h, "out", where, sizeof(where));
-		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
-				  "cannot store the outputs of chunk %llu in "
-				  "'%s'", (unsigned long long)claim->chunk,
-				  where);
-		goto out_unmove;
+		return q_error_set(err, Q_ERR_SYSTEM, -ret,
+				   "cannot store the outputs of chunk %llu in "
+				   "'%s'", (unsigned long long)claim->chunk,
+				   where);
 	}
-	if (moved_any) {
+	if (st->moved_any) {
 		int outfd = q__jobh_shard_fd(h, Q_SHARD_OUT, claim->shard);
 		if (outfd < 0 || q__fsync_dir(outfd) != 0) {
 			q__jobh_where(h, "out", where, sizeof(where));
-			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
-					  "cannot sync '%s/%u'", where,
-					  claim->shard);
-			goto out_unmove;
+			return q_error_set(err, Q_ERR_SYSTEM, errno,
+					   "cannot sync '%s/%u'", where,
+					   claim->shard);
 		}
 	}
-	rec.data = data.data;
-	rec.data_len = data.len;
-	rec.cached_job = from_job;
-	rec.cached_chunk = from_chunk;
+	rec->data = st->data.data;
+	rec->data_len = st->data.len;
+	rec->cached_job = from_job;
+	rec->cached_chunk = from_chunk;
 	/* Every item keyed: the chunk's key, for reuse (key.c). */
-	bool keyed = n > 0, all_done = true;
+	st->keyed = n > 0;
+	st->all_done = true;
 	for (size_t i = 0; i < n; i++) {
-		keyed = keyed && outcomes[i].key[0];
-		all_done = all_done && outcomes[i].state == Q_STATE_DONE;
+		st->keyed = st->keyed && st->outcomes[i].key[0];
+		st->all_done = st->all_done &&
+			       st->outcomes[i].state == Q_STATE_DONE;
 	}
-	if (keyed) {
+	if (st->keyed) {
 		char (*keys)[Q_KEY_HEX] = q__calloc(n, Q_KEY_HEX);
 		for (size_t i = 0; i < n; i++)
-			memcpy(keys[i], outcomes[i].key, Q_KEY_HEX);
-		q__chunk_key(keys, n, rec.chunk_key);
+			memcpy(keys[i], st->outcomes[i].key, Q_KEY_HEX);
+		q__chunk_key(keys, n, rec->chunk_key);
 		free(keys);
 	}
-	q__record_format(&rec, &text);
-	if ((ret = q__tmp_write(sp, "record", text.data, text.len, tmpname,
-				sizeof(tmpname), err)) < 0)
-		goto out_unmove;
+	return 0;
+}
 
-	int donefd = destfd >= 0 ? destfd
-				 : q__jobh_shard_fd(h, Q_SHARD_DONE,
-						    claim->shard);
-	snprintf(name, sizeof(name), "%llu", (unsigned long long)claim->chunk);
-	ret = donefd < 0 ? donefd
-			 : q__publish_first(sp, tmpname, donefd,
-					    dest ? dest : name);
-	if (ret < 0 && ret != -EEXIST && donefd >= 0 &&
-	    same_file(sp->tmpfd, tmpname, donefd, dest ? dest : name)) {
-		/* Linked, but the directory's fsync failed: the record is
-		 * visible and others may act on it already, so it cannot be
-		 * taken back (design note 4). */
-		fprintf(stderr, "spoolq: warning: the record of chunk %llu of "
-			"job %llu is published, but its directory cannot be "
-			"synced: %s (a machine crash now may lose it)\n",
-			(unsigned long long)claim->chunk,
-			(unsigned long long)h->job->id, strerror(-ret));
-		ret = 0;
+/* Free what stage() made; with `remove`, also its files moved to out/
+ * (a record that lost, or was never published). The outcomes' outputs
+ * are consumed in every case. */
+static void unstage(struct q_jobh *h, struct staged *st, bool remove)
+{
+	if (remove && st->moved)
+		remove_moved(h, st->claim->chunk, st->moved, 2 * st->n);
+	for (size_t i = 0; i < st->n; i++) {
+		q_output_discard(h->sp, &st->outcomes[i].out);
+		q_output_discard(h->sp, &st->outcomes[i].err);
 	}
+	free(st->rec.items);
+	q__buf_release(&st->data);
+	free(st->moved);
+	st->rec.items = NULL;
+	st->moved = NULL;
+}
+
+/*
+ * Steps 2 and 3 for chunks [0, n): their records in one temporary (a
+ * segment, segment.c; for one chunk too, so that the cache index can
+ * link it), fsynced once, linked to each chunk's name (first wins, st->won says who), then
+ * every done/ directory that gained a link fsynced once. `dest` in
+ * `destfd` names the record instead of done/<s>/<chunk> (one chunk only).
+ * 0 when every record is settled (won or lost), -errno with err set when
+ * none of ours was published.
+ */
+static int publish(struct q_jobh *h, struct staged *st, size_t n, int destfd,
+		   const char *dest, bool index, struct q_error *err)
+{
+	struct q_spool *sp = h->sp;
+	struct q_buf text = Q_BUF_INIT;
+	char tmpname[Q_CLAIM_NAME_MAX], name[32], where[512];
+	int ret = 0;
+	bool any_linked = false;
+
+	struct q_record *recs = q__calloc(n, sizeof(*recs));
+	for (size_t i = 0; i < n; i++)
+		recs[i] = st[i].rec;
+	q__segment_format(recs, n, &text);
+	free(recs);
+	ret = q__tmp_write(sp, "segment", text.data, text.len, tmpname,
+			   sizeof(tmpname), err);
+	q__buf_release(&text);
+	if (ret < 0)
+		return ret;
+
+	unsigned synced_shard = UINT32_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct q_claim *claim = st[i].claim;
+		int donefd = destfd >= 0 ? destfd
+					 : q__jobh_shard_fd(h, Q_SHARD_DONE,
+							    claim->shard);
+		snprintf(name, sizeof(name), "%llu",
+			 (unsigned long long)claim->chunk);
+		ret = donefd < 0 ? donefd
+				 : q__link_first(sp, tmpname, donefd,
+						 dest ? dest : name);
+		if (ret == -EEXIST) {
+			st[i].won = 0;     /* another attempt's record counts */
+			ret = 0;
+			continue;
+		}
+		if (ret < 0) {
+			/* Records linked before this one are published (and
+			 * count); this one and the rest were not: the caller
+			 * hands those back. Only a failure of the first is a
+			 * failed commit. */
+			if (!any_linked) {
+				q__jobh_where(h, "done", where, sizeof(where));
+				ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
+						  "cannot publish the record "
+						  "of chunk %llu in '%s/%u'",
+						  (unsigned long long)
+							  claim->chunk,
+						  where, claim->shard);
+				break;
+			}
+			for (size_t k = i; k < n; k++)
+				st[k].won = -1;
+			ret = 0;
+			break;
+		}
+		st[i].won = 1;
+		any_linked = true;
+		/* A bundle's chunks come from one shard: one fsync. */
+		if (i + 1 < n && st[i + 1].claim->shard == claim->shard &&
+		    destfd < 0)
+			continue;
+		if (q__fsync_dir(donefd) != 0 && synced_shard != claim->shard) {
+			/* Linked, but the directory's fsync failed: the
+			 * record is visible and others may act on it
+			 * already, so it cannot be taken back (design note
+			 * 4). */
+			fprintf(stderr, "spoolq: warning: the record of chunk "
+				"%llu of job %llu is published, but its "
+				"directory cannot be synced: %s (a machine "
+				"crash now may lose it)\n",
+				(unsigned long long)claim->chunk,
+				(unsigned long long)h->job->id,
+				strerror(errno));
+		}
+		synced_shard = claim->shard;
+	}
+	/* A result computed here (not reused) indexes the cache: the same
+	 * file, one more link (key.c note 3). */
+	for (size_t i = 0; i < n && ret == 0 && index; i++)
+		if (st[i].won == 1 && st[i].keyed && st[i].all_done)
+			q__cache_link(sp, st[i].rec.chunk_key, tmpname);
 	q__tmp_remove(sp, tmpname);
-	if (ret == -EEXIST) {
-		won = 0;           /* another attempt's record counts */
-		ret = 0;
-		remove_moved(h, claim->chunk, moved, 2 * n);
-	} else if (ret < 0) {
-		q__jobh_where(h, "done", where, sizeof(where));
-		ret = q_error_set(err, Q_ERR_SYSTEM, -ret,
-				  "cannot publish the record of chunk %llu in "
-				  "'%s/%u'", (unsigned long long)claim->chunk,
-				  where, claim->shard);
-		goto out_unmove;
-	} else {
-		won = 1;
-		/* A result computed here (not reused) indexes the cache. */
-		if (keyed && all_done && finish && !from_job)
-			q__cache_publish(sp, rec.chunk_key, h->job->id,
-					 claim->chunk);
-	}
+	return ret;
+}
 
-	if (!finish) {
-		ret = won;
-		goto out;
-	}
-	/* Steps 4 to 6: idempotent clean-up and wake-ups. */
+/* Steps 4 and 5 (step 6 is the caller's, for all chunks at once). */
+static void clean_up_claim(struct q_jobh *h, const struct q_claim *claim)
+{
+	char where[512];
 	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, claim->shard);
 	if (claimfd >= 0 &&
 	    q__unlinkat(claimfd, claim->name, AT_REMOVEDIR) != 0) {
@@ -393,34 +483,94 @@ static int commit(struct q_jobh *h, struct q_jobcache *cache,
 	}
 	/* Design note 4: the record is published; what fails from here on
 	 * is the repair sweep's to finish, not a failed commit. */
-	if ((ret = q__todo_countdown(h, claim->chunk)) < 0) {
+	int ret = q__todo_countdown(h, claim->chunk);
+	if (ret < 0) {
 		q__jobh_where(h, "todo", where, sizeof(where));
 		fprintf(stderr, "spoolq: warning: cannot count chunk %llu off "
 			"'%s': %s (the repair sweep will)\n",
 			(unsigned long long)claim->chunk, where,
 			strerror(-ret));
-	} else if ((ret = q__release_dependents(h, cache, claim->chunk)) < 0) {
+	}
+}
+
+/*
+ * Commit chunks [0, n) of one job together (a bundle; n == 1 for a
+ * single chunk). Steps 1-3 publish the records, as `dest` in `destfd`
+ * when destfd >= 0 (one chunk); steps 4-6 follow when `finish` (not for
+ * a worker's run of an each_worker task, each.c). results[i] gets 1 (our
+ * record counts), 0 (another's does) or -1 (not published: hand it
+ * back). Returns 0, or -errno with err set when none was published.
+ */
+static int commit_many(struct q_jobh *h, struct q_jobcache *cache,
+		       const struct q_claim *claims, struct q_outcome **outcomes,
+		       const size_t *counts, size_t n, const char *worker_id,
+		       int destfd, const char *dest, bool finish,
+		       uint64_t from_job, uint64_t from_chunk, int *results,
+		       struct q_error *err)
+{
+	struct staged *st = q__calloc(n, sizeof(*st));
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		st[i].claim = &claims[i];
+		st[i].outcomes = outcomes[i];
+		st[i].n = counts[i];
+		st[i].won = -1;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = stage(h, &st[i], worker_id, from_job, from_chunk, err);
+	if (ret == 0)
+		ret = publish(h, st, n, destfd, dest, finish && !from_job, err);
+	for (size_t i = 0; i < n; i++) {
+		results[i] = ret < 0 ? -1 : st[i].won;
+		unstage(h, &st[i], results[i] != 1);
+	}
+	free(st);
+	if (ret < 0 || !finish)
+		return ret;
+
+	/* Steps 4 to 6: idempotent clean-up and wake-ups. */
+	uint64_t *released = q__calloc(n + 1, sizeof(*released));
+	size_t nreleased = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (results[i] < 0)
+			continue;
+		/* Lost or won, the chunk has a record: the claim and the
+		 * todo entry go, and its dependents are released. */
+		clean_up_claim(h, &claims[i]);
+		released[nreleased++] = claims[i].chunk;
+	}
+	int rret = q__release_dependents_many(h, cache, released, nreleased);
+	if (rret < 0)
 		fprintf(stderr, "spoolq: warning: cannot release the tasks "
 			"waiting for chunk %llu of job %llu: %s (the repair "
-			"sweep will)\n", (unsigned long long)claim->chunk,
-			(unsigned long long)h->job->id, strerror(-ret));
-	}
-	ret = won;
-	goto out;
-out_unmove:
-	remove_moved(h, claim->chunk, moved, 2 * n);
-out:
-	/* The outputs are consumed in every case. */
-	for (size_t i = 0; i < n; i++) {
-		q_output_discard(sp, &outcomes[i].out);
-		q_output_discard(sp, &outcomes[i].err);
-	}
-	if (rec.items)
-		free(rec.items);
-	q__buf_release(&data);
-	q__buf_release(&text);
-	free(moved);
-	return ret;
+			"sweep will)\n", (unsigned long long)released[0],
+			(unsigned long long)h->job->id, strerror(-rret));
+	free(released);
+	return 0;
+}
+
+/* One chunk: 1 won, 0 lost, -errno (err set) when not published. */
+static int commit(struct q_jobh *h, struct q_jobcache *cache,
+		  const struct q_claim *claim, const char *worker_id,
+		  struct q_outcome *outcomes, size_t n, int destfd,
+		  const char *dest, bool finish, uint64_t from_job,
+		  uint64_t from_chunk, struct q_error *err)
+{
+	int result;
+	int ret = commit_many(h, cache, claim, &outcomes, &n, 1, worker_id,
+			      destfd, dest, finish, from_job, from_chunk,
+			      &result, err);
+	return ret < 0 ? ret : result;
+}
+
+int q_commit_bundle(struct q_jobh *h, struct q_jobcache *cache,
+		    const struct q_claim *claims, struct q_outcome **outcomes,
+		    const size_t *counts, size_t n, const char *worker_id,
+		    int *results, struct q_error *err)
+{
+	return commit_many(h, cache, claims, outcomes, counts, n, worker_id,
+			   -1, NULL, true, 0, 0, results, err);
 }
 
 int q_commit(struct q_jobh *h, struct q_jobcache *cache,

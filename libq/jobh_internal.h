@@ -39,6 +39,9 @@ struct q_jobh {
 	int *shards[Q_SHARD_KINDS];     /* [nshards], -1 until opened */
 	uint8_t *chunk_health;          /* per chunk: enum q_chunk_health */
 	bool finished;
+	/* q_cancel_check found no cancel/ before this (monotonic ns); read
+	 * and written atomically by any thread (cancel.c note). */
+	int64_t no_cancel_until;
 };
 
 /* A directory handle of the job: fd (owned by the handle) or -errno. */
@@ -90,6 +93,9 @@ int q__release_barrier_dependents(struct q_jobh *h, struct q_jobcache *cache,
  * jobs watching h. */
 int q__release_dependents(struct q_jobh *h, struct q_jobcache *cache,
 			  uint64_t chunk);
+/* The same for several chunks of h (a bundle): watch/ is read once. */
+int q__release_dependents_many(struct q_jobh *h, struct q_jobcache *cache,
+			       const uint64_t *chunks, size_t nchunks);
 
 /* Count the chunk off todo/: unlink todo/<s>/<c>, then rmdir upwards. */
 int q__todo_countdown(struct q_jobh *h, uint64_t chunk);
@@ -114,8 +120,9 @@ void q__chunk_key(char (*item_keys)[Q_KEY_HEX], size_t n,
 		  char out[Q_KEY_HEX]);
 int q__cache_lookup(struct q_spool *sp, const char *key, uint64_t *job_out,
 		    uint64_t *chunk_out);
-void q__cache_publish(struct q_spool *sp, const char *key, uint64_t job,
-		      uint64_t chunk);
+/* Index the result of the chunk with key `key`: link the segment
+ * tmp/<tmpname> holding its record as its cache entry (key.c note 3). */
+void q__cache_link(struct q_spool *sp, const char *key, const char *tmpname);
 /* commit.c, for q_cache_reuse: commit marked as reused from job/chunk. */
 int q__commit_cached(struct q_jobh *h, struct q_jobcache *cache,
 		     const struct q_claim *claim, const char *worker_id,
@@ -134,5 +141,19 @@ void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
 void q__record_format(const struct q_record *rec, struct q_buf *out);
 int q__record_parse(struct q_record *rec, char *text, size_t len,
 		    const char *where, struct q_error *err);
+
+/* segment.c: several chunks' records in one file. */
+void q__segment_format(const struct q_record *recs, size_t n,
+		       struct q_buf *out);
+/* The text of `chunk`'s record in the file `name` (a plain record or a
+ * segment; at most `max` bytes, NUL-terminated, malloc'ed): 0, -ENOENT,
+ * -EBADMSG (a segment without that chunk, or a damaged index), -EFBIG,
+ * or another -errno. */
+int q__record_text_read(int dirfd, const char *name, uint64_t chunk,
+			size_t max, char **text_out, size_t *len_out);
+/* In the segment `name`: the job and chunk whose chunk key is `key`.
+ * 0, -EBADMSG (not a segment, or no such key), or -errno. */
+int q__segment_find_key(int dirfd, const char *name, const char *key,
+			uint64_t *job_out, uint64_t *chunk_out);
 
 #endif

@@ -12,11 +12,17 @@
  * 2. Reuse is per chunk: the chunk's key hashes its items' keys. A
  *    resubmitted workflow has the same chunks, so every unchanged chunk is
  *    found; a chunk with one changed item runs again as a whole.
- * 3. The cache is cache/<first two hex digits>/<chunk key>, a small file
- *    "job chunk" naming the record that computed it, linked first-wins.
- *    It is an index, not the results: an entry whose record is gone or
- *    does not match is ignored. It is not fsynced: losing an entry in a
- *    crash only means computing again.
+ * 3. The cache is cache/<first two hex digits>/<chunk key>: a hard link
+ *    to the segment that holds the chunk's record (segment.c), whose
+ *    index names the job and chunk with that key; linked first-wins by
+ *    the commit, before it removes its temporary. (Spools indexed before
+ *    segments have a small file "job chunk" there; still read.) It is an
+ *    index, not the results: an entry whose record is gone or does not
+ *    match is ignored. It is not fsynced: losing an entry in a crash only
+ *    means computing again.
+ * 4. Indexing costs one link per chunk, and the cache/<hh> directories
+ *    are opened once per spool handle: a pure short task used to pay a
+ *    create, a write, a link and an unlink in tmp/ and two opens.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -257,30 +263,51 @@ static bool valid_key(const char *k)
 	return true;
 }
 
-/* cache/<hh>: an fd, created when `create`; -errno. */
+/* The slot of cache/<hh> for a valid key. */
+static unsigned cache_slot(const char *key)
+{
+	unsigned hi = (unsigned)(key[0] <= '9' ? key[0] - '0' : key[0] - 'a' + 10);
+	unsigned lo = (unsigned)(key[1] <= '9' ? key[1] - '0' : key[1] - 'a' + 10);
+	return hi * 16 + lo;
+}
+
+/* cache/<hh>: an fd owned by the spool (opened once, design note 4),
+ * created when `create`; -errno. */
 static int cache_dir(struct q_spool *sp, const char *key, bool create)
 {
 	char rel[16];
+	unsigned slot = cache_slot(key);
+	int fd = __atomic_load_n(&sp->cachefd[slot], __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
 	snprintf(rel, sizeof(rel), "cache/%.2s", key);
-	int fd = q__open_dir_beneath(sp->dirfd, rel);
-	if (fd >= 0 || !create || errno != ENOENT)
-		return fd >= 0 ? fd : -errno;
-	if ((q__spool_mkdirat(sp, sp->dirfd, "cache") != 0 &&
-	     errno != EEXIST))
-		return -errno;
-	int cfd = q__open_dir_beneath(sp->dirfd, "cache");
-	if (cfd < 0)
-		return -errno;
-	char sub[4];
-	snprintf(sub, sizeof(sub), "%.2s", key);
-	if (q__spool_mkdirat(sp, cfd, sub) != 0 && errno != EEXIST) {
-		int e = errno;
-		close(cfd);
-		return -e;
-	}
-	close(cfd);
 	fd = q__open_dir_beneath(sp->dirfd, rel);
-	return fd >= 0 ? fd : -errno;
+	if (fd < 0 && create && errno == ENOENT) {
+		if ((q__spool_mkdirat(sp, sp->dirfd, "cache") != 0 &&
+		     errno != EEXIST))
+			return -errno;
+		int cfd = q__open_dir_beneath(sp->dirfd, "cache");
+		if (cfd < 0)
+			return -errno;
+		char sub[4];
+		snprintf(sub, sizeof(sub), "%.2s", key);
+		if (q__spool_mkdirat(sp, cfd, sub) != 0 && errno != EEXIST) {
+			int e = errno;
+			close(cfd);
+			return -e;
+		}
+		close(cfd);
+		fd = q__open_dir_beneath(sp->dirfd, rel);
+	}
+	if (fd < 0)
+		return -errno;
+	int none = -1;
+	if (!__atomic_compare_exchange_n(&sp->cachefd[slot], &none, fd, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);      /* another thread was first */
+		return none;
+	}
+	return fd;
 }
 
 int q__cache_lookup(struct q_spool *sp, const char *key, uint64_t *job_out,
@@ -291,40 +318,40 @@ int q__cache_lookup(struct q_spool *sp, const char *key, uint64_t *job_out,
 	int fd = cache_dir(sp, key, false);
 	if (fd < 0)
 		return 0;
-	char *text = NULL;
-	size_t len;
-	int ret = q__read_file(fd, key, 128, &text, &len);
-	close(fd);
-	if (ret < 0)
-		return 0;
-	unsigned long long j, c;
-	char extra;
-	ret = sscanf(text, "%llu %llu%c", &j, &c, &extra) >= 2 && j > 0;
-	free(text);
-	if (ret) {
+	/* Design note 4: the entry is the segment holding the result. */
+	uint64_t j, c;
+	int ret = q__segment_find_key(fd, key, key, &j, &c);
+	if (ret == 0 && j > 0) {
 		*job_out = j;
 		*chunk_out = c;
+		return 1;
+	}
+	if (ret != -EBADMSG)
+		return 0;
+	/* A spool indexed before segments: "<job> <chunk>\n". */
+	char *text = NULL;
+	size_t len;
+	if (q__read_file(fd, key, 128, &text, &len) < 0)
+		return 0;
+	unsigned long long jj, cc;
+	char extra;
+	ret = sscanf(text, "%llu %llu%c", &jj, &cc, &extra) >= 2 && jj > 0;
+	free(text);
+	if (ret) {
+		*job_out = jj;
+		*chunk_out = cc;
 	}
 	return ret;
 }
 
-void q__cache_publish(struct q_spool *sp, const char *key, uint64_t job,
-		      uint64_t chunk)
+void q__cache_link(struct q_spool *sp, const char *key, const char *tmpname)
 {
-	char text[64], tmpname[256];
 	if (!valid_key(key))
 		return;
 	int fd = cache_dir(sp, key, true);
 	if (fd < 0)
 		return;   /* an index, not results: a miss next time */
-	int n = snprintf(text, sizeof(text), "%llu %llu\n",
-			 (unsigned long long)job, (unsigned long long)chunk);
-	int tfd = q__tmp_create(sp, "cache", tmpname, sizeof(tmpname));
-	if (tfd >= 0) {
-		bool written = q__write_all(tfd, text, (size_t)n) == 0;
-		if (q__close(tfd) == 0 && written)
-			(void)q__linkat(sp->tmpfd, tmpname, fd, key);
-		q__tmp_remove(sp, tmpname);
-	}
-	close(fd);
+	/* EEXIST: an earlier result with the same key is indexed already,
+	 * and serves as well. */
+	(void)q__linkat(sp->tmpfd, tmpname, fd, key);
 }

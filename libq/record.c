@@ -324,9 +324,15 @@ static int record_read_at(struct q_jobh *h, int fd, const char *name,
 {
 	char *text = NULL;
 	size_t len;
-	int ret = q__read_file(fd, name, Q_RECORD_MAX, &text, &len);
+	int ret = q__record_text_read(fd, name, chunk, Q_RECORD_MAX, &text,
+				      &len);
 	if (ret == -ENOENT)
 		return ret;
+	if (ret == -EBADMSG)
+		return q_error_set(err, Q_ERR_SYSTEM, 0, "record '%s' is "
+				   "damaged: a segment without chunk %llu, or "
+				   "a damaged index", where,
+				   (unsigned long long)chunk);
 	if (ret < 0)
 		return q_error_set(err, Q_ERR_SYSTEM, -ret, "cannot read '%s'",
 				   where);

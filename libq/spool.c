@@ -537,6 +537,8 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 	int ret;
 
 	sp->dirfd = sp->tmpfd = sp->jobsfd = sp->workersfd = -1;
+	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->cachefd); i++)
+		sp->cachefd[i] = -1;
 	sp->path = absolute_path(path);
 	*spool_out = NULL;
 
@@ -631,6 +633,9 @@ void q_spool_close(struct q_spool *sp)
 	for (size_t i = 0; i < Q_ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->cachefd); i++)
+		if (sp->cachefd[i] >= 0)
+			close(sp->cachefd[i]);
 	free(sp->path);
 	free(sp);
 }

@@ -28,6 +28,9 @@ struct q_spool {
 	bool group;
 	mode_t file_mode;   /* 0600, or 0660 in a group spool */
 	mode_t dir_mode;    /* 0700, or 02770 in a group spool */
+	/* cache/<hh>/ opened on first use (key.c), -1 before; shared by
+	 * threads, set once with a compare-and-swap. */
+	int cachefd[256];
 };
 
 /*
@@ -90,6 +93,11 @@ int q__publish_replace(struct q_spool *sp, const char *tmpname, int destfd,
 		       const char *dest);
 int q__publish_first(struct q_spool *sp, const char *tmpname, int destfd,
 		     const char *dest);
+/* q__publish_first without the fsync of destfd: for a caller that links
+ * one temporary to several names (a bundle's segment, commit.c) and
+ * syncs each directory once afterwards. */
+int q__link_first(struct q_spool *sp, const char *tmpname, int destfd,
+		  const char *dest);
 
 /* Remove tmp/<name>, ignoring ENOENT. */
 void q__tmp_remove(struct q_spool *sp, const char *name);

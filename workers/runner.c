@@ -31,6 +31,12 @@
  *    in memory while small (spoolq/sink.h), within a budget per chunk;
  *    big ones spill to temporaries in tmp/. Two temporary files per item
  *    used to be most of a short task's cost.
+ * 8. A run is a bundle of chunks (worker.c claims several at once when
+ *    they are short): they run one after another, then commit together
+ *    (q_commit_bundle: one segment, one fsync). A stop hands back the
+ *    chunk it interrupts and those not started, and still commits those
+ *    that ran; a full disk hands back them all. A chunk that is reused
+ *    or retried is settled on its own and left out of the commit.
  */
 #include <errno.h>
 #include <omp.h>
@@ -458,8 +464,8 @@ static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
 	}
 }
 
-/* Give the chunk back; an each_worker run holds no claim: nothing to
- * give back, the task stays runnable for this worker. */
+/* Give the current chunk back; an each_worker run holds no claim:
+ * nothing to give back, the task stays runnable for this worker. */
 static int hand_back(struct q_run *r, struct q_error *err)
 {
 	if (r->each)
@@ -478,6 +484,20 @@ static void give_back(struct q_run *r)
 	struct q_error err = Q_ERROR_INIT;
 	if (hand_back(r, &err) < 0)
 		q_error_print(stderr, "qworker", &err);
+}
+
+/* Give back the bundle's chunks [from, nclaims) that are not settled. */
+static void give_back_rest(struct q_run *r, size_t from)
+{
+	for (size_t c = from; c < r->nclaims && !r->each; c++) {
+		struct q_error err = Q_ERROR_INIT;
+		if (r->settled[c])
+			continue;
+		if (q_claim_handback(r->h, &r->claims[c], &err) < 0)
+			q_error_print(stderr, "qworker", &err);
+		r->settled[c] = true;
+		r->handed_back = true;
+	}
 }
 
 /*
@@ -546,30 +566,30 @@ static bool retry_if_failed(struct q_run *r, struct q_outcome *o,
 }
 
 
-static void *run_thread(void *arg)
+/* How running one chunk of the bundle ended. */
+enum chunk_end {
+	CHUNK_RAN,        /* outcomes to commit */
+	CHUNK_SETTLED,    /* committed (reused) or requeued (a retry) */
+	CHUNK_ABORTED,    /* stopped, or the spool is full: handed back, and
+			   * the rest of the bundle must go back too */
+};
+
+/* Run the items of r->claim into o[0..count). */
+static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
+				uint64_t first, uint64_t count)
 {
-	struct q_run *r = arg;
 	const struct q_job *job = q_jobh_job(r->h);
-	uint64_t first, count;
 	char label[Q_NAME_MAX + 32];
 
-	/* Design note 1: bind first. Failure to bind is not fatal. */
-	(void)pthread_setaffinity_np(pthread_self(), sizeof(r->cpus), &r->cpus);
-	q_job_chunk_items(job, r->claim.chunk, &first, &count);
-	struct q_outcome *o = calloc(count, sizeof(*o));
-	if (!o)
-		abort();
-	r->result = 0;
-	r->sink_budget = Q_SINK_RUN_BUDGET;
 	if (!r->each && reuse_earlier_result(r, o, first, count))
-		goto out;
+		return r->result < 0 ? CHUNK_ABORTED : CHUNK_SETTLED;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t item = first + i;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 			drop_outputs(r, o, count);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
-			goto out;
+			return CHUNK_ABORTED;
 		}
 		__atomic_store_n(&r->current_item, item, __ATOMIC_RELAXED);
 		o[i].item = item;
@@ -596,7 +616,7 @@ static void *run_thread(void *arg)
 				drop_outputs(r, o, count);
 				give_back(r);
 				r->result = ret;
-				goto out;
+				return CHUNK_ABORTED;
 			}
 			r->items_run++;
 		}
@@ -607,7 +627,7 @@ static void *run_thread(void *arg)
 			drop_outputs(r, o, count);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
-			goto out;
+			return CHUNK_ABORTED;
 		}
 		if (r->verbose) {
 			q_job_item_label(job, item, label, sizeof(label));
@@ -619,28 +639,115 @@ static void *run_thread(void *arg)
 		}
 	}
 	if (!r->each && retry_if_failed(r, o, count))
-		goto out;
-	__atomic_store_n(&r->phase, Q_RUN_COMMITTING, __ATOMIC_RELEASE);
-	if (r->each)
-		r->result = q_each_commit(r->h, r->cache, r->claim.chunk,
-					  r->claim.claimed_ns, r->worker_id,
-					  o, &r->err) < 0 ? -EIO : 1;
-	else if ((r->result = q_commit(r->h, r->cache, &r->claim,
-				       r->worker_id, o, count, &r->err)) < 0) {
-		/* Small outputs wait in memory for the record: a full disk
-		 * shows here, and is said the way a failed output file
-		 * would say it (design note 6). */
-		if (q_disk_full(r->err.errnum)) {
+		return r->result < 0 ? CHUNK_ABORTED : CHUNK_SETTLED;
+	return CHUNK_RAN;
+}
+
+/*
+ * Design note 8: commit the chunks that ran, all in one segment. A
+ * chunk whose record could not be published goes back to ready/.
+ */
+static void commit_ran(struct q_run *r, struct q_claim *claims,
+		       struct q_outcome **outs, size_t *counts, size_t n)
+{
+	const struct q_job *job = q_jobh_job(r->h);
+	int *results = calloc(n + 1, sizeof(*results));
+	if (!results)
+		abort();
+	int ret = q_commit_bundle(r->h, r->cache, claims, outs, counts, n,
+				  r->worker_id, results, &r->err);
+	r->result = ret < 0 ? ret : 1;
+	for (size_t i = 0; i < n; i++) {
+		if (results[i] >= 0)
+			continue;
+		r->claim = claims[i];
+		if (ret < 0 && q_disk_full(r->err.errnum) && i == 0) {
+			/* Small outputs wait in memory for the record: a
+			 * full disk shows here, and is said the way a
+			 * failed output file would say it (note 6). */
 			int e = r->err.errnum;
+			uint64_t first, count;
+			q_job_chunk_items(job, claims[i].chunk, &first, &count);
 			const struct q_group *g = q_job_group_of(job, first);
 			q_error_clear(&r->err);
 			spool_full(r, first, e, g->kind == Q_TASK_KERNEL
-						      ? "result" : "output");
+						     ? "result" : "output");
 		}
 		give_back(r);   /* no record was published (commit.c) */
 	}
-out:
-	free(o);
+	free(results);
+}
+
+static void *run_thread(void *arg)
+{
+	struct q_run *r = arg;
+	const struct q_job *job = q_jobh_job(r->h);
+	size_t n = r->nclaims, nran = 0;
+	struct q_outcome **outs = calloc(n + 1, sizeof(*outs));
+	size_t *counts = calloc(n + 1, sizeof(*counts));
+	struct q_claim *ran = calloc(n + 1, sizeof(*ran));
+	if (!outs || !counts || !ran)
+		abort();
+
+	/* Design note 1: bind first. Failure to bind is not fatal. */
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(r->cpus), &r->cpus);
+	r->result = 0;
+	/* One budget for the bundle: the outputs of chunks that ran wait in
+	 * memory for the one commit. */
+	r->sink_budget = Q_SINK_RUN_BUDGET;
+	for (size_t c = 0; c < n; c++) {
+		uint64_t first, count;
+		r->claim = r->claims[c];
+		q_job_chunk_items(job, r->claim.chunk, &first, &count);
+		struct q_outcome *o = calloc(count, sizeof(*o));
+		if (!o)
+			abort();
+		int64_t t0 = mono_ns();
+		enum chunk_end end = run_chunk(r, o, first, count);
+		r->run_ns += mono_ns() - t0;
+		r->chunks_run++;
+		r->settled[c] = end != CHUNK_RAN;
+		if (end != CHUNK_RAN) {
+			free(o);
+			if (end == CHUNK_ABORTED) {
+				/* A stop commits what ran; a full disk
+				 * cannot: those go back too. */
+				if (r->result < 0) {
+					for (size_t k = 0; k < nran; k++)
+						drop_outputs(r, outs[k],
+							     counts[k]);
+					nran = 0;
+				}
+				give_back_rest(r, 0);
+				break;
+			}
+			continue;
+		}
+		outs[nran] = o;
+		counts[nran] = count;
+		ran[nran++] = r->claim;
+		r->settled[c] = true;
+	}
+	if (nran > 0) {
+		__atomic_store_n(&r->phase, Q_RUN_COMMITTING, __ATOMIC_RELEASE);
+		int keep = r->result;
+		bool stopped = r->handed_back;
+		if (r->each)
+			r->result = q_each_commit(r->h, r->cache, ran[0].chunk,
+						  ran[0].claimed_ns,
+						  r->worker_id, outs[0],
+						  &r->err) < 0 ? -EIO : 1;
+		else
+			commit_ran(r, ran, outs, counts, nran);
+		/* A stop's hand-back, or an earlier error, still counts. */
+		if (keep < 0 || (stopped && r->result >= 0))
+			r->result = keep < 0 ? keep : 0;
+	}
+	for (size_t k = 0; k < nran; k++)
+		free(outs[k]);
+	free(outs);
+	free(counts);
+	free(ran);
 	__atomic_store_n(&r->phase, Q_RUN_FINISHED, __ATOMIC_RELEASE);
 	char byte = 1;
 	while (write(r->notify_fd, &byte, 1) < 0 && errno == EINTR)

@@ -1,5 +1,5 @@
 /*
- * runner.h: running one claimed chunk in a thread of its own.
+ * runner.h: running a claimed bundle of chunks in a thread of its own.
  */
 #ifndef QWORKER_RUNNER_H
 #define QWORKER_RUNNER_H
@@ -19,7 +19,12 @@ struct q_run {
 	struct q_spool *spool;
 	struct q_jobcache *cache;
 	struct q_jobh *h;
-	struct q_claim claim;
+	struct q_claim *claims;    /* the bundle: chunks of one job, run in
+				    * turn and committed together */
+	size_t nclaims;
+	bool *settled;             /* per claim: committed, requeued or handed
+				    * back (the thread writes it) */
+	struct q_claim claim;      /* the chunk running now (the thread) */
 	const char *worker_id;
 	cpu_set_t cpus;
 	unsigned threads;
@@ -38,6 +43,8 @@ struct q_run {
 				    * <0 error (err says why; a full disk:
 				    * q_disk_full(err.errnum)) */
 	uint64_t items_run;
+	int64_t run_ns;            /* time spent running chunks, not committing */
+	uint64_t chunks_run;
 	size_t sink_budget;        /* memory its items' outputs may hold */
 	bool handed_back;          /* the chunk went back to ready/, same
 				    * attempt */

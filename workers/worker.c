@@ -29,6 +29,14 @@
  *    to fail its writes again: a spin that also floods the log. One line
  *    per back-off says what failed, where, and what to do; the running
  *    tasks go on, and their failures within a back-off add no line.
+ * 6. Short chunks are claimed in bundles (claim.c note 3): the worker
+ *    measures each job's time per chunk (the runs it reaps, commits not
+ *    counted) and claims enough chunks for about BUNDLE_TARGET_NS, at
+ *    most BUNDLE_MAX; a job it has not measured yet gets one chunk. A
+ *    bundle runs on one slot and commits in one segment (runner.c note
+ *    8), so the per-claim and per-commit file-system work (a rename, an
+ *    fsync or two) is shared by the bundle's chunks, while a long task
+ *    is still claimed alone and the tail of a job still balances.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +69,15 @@
 #define WEDGED_S 10
 /* --exit-when-idle looks for stuck jobs after this long idle. */
 #define STUCK_AFTER_NS (1LL * 1000000000)
+/* Bundles (design note 6): enough chunks for about this long, at most
+ * BUNDLE_MAX (claim.c also keeps each to a share of its shard). */
+#define BUNDLE_TARGET_NS 20e6
+#define BUNDLE_MAX 128
+
+struct pace {
+	uint64_t job;
+	double chunk_ns;
+};
 
 struct worker {
 	struct q_spool *sp;
@@ -89,6 +106,8 @@ struct worker {
 	int64_t next_each_check;
 	uint64_t *plugged;        /* jobs whose plugins were loaded */
 	size_t nplugged, cap_plugged;
+	struct pace *paces;       /* measured time per chunk, per job */
+	size_t npaces, cap_paces;
 };
 
 static int64_t mono_ns(void)
@@ -231,42 +250,100 @@ static int refresh_jobs(struct worker *w)
 	return 0;
 }
 
+/* A job's measured time per chunk (design note 6), or 0: unknown. */
+static double chunk_pace(struct worker *w, uint64_t job)
+{
+	for (size_t i = 0; i < w->npaces; i++)
+		if (w->paces[i].job == job)
+			return w->paces[i].chunk_ns;
+	return 0;
+}
+
+static void note_pace(struct worker *w, uint64_t job, double chunk_ns)
+{
+	for (size_t i = 0; i < w->npaces; i++)
+		if (w->paces[i].job == job) {
+			/* Half the past, half the present: follows a change
+			 * within a few bundles, not fooled by one outlier. */
+			w->paces[i].chunk_ns = (w->paces[i].chunk_ns + chunk_ns) / 2;
+			return;
+		}
+	if (w->npaces == w->cap_paces) {
+		w->cap_paces = w->cap_paces ? 2 * w->cap_paces : 16;
+		w->paces = realloc(w->paces, w->cap_paces * sizeof(*w->paces));
+		if (!w->paces)
+			abort();
+	}
+	w->paces[w->npaces++] = (struct pace){ job, chunk_ns };
+}
+
+/* How many chunks of `job` to claim at once (design note 6). */
+static size_t bundle_size(struct worker *w, uint64_t job)
+{
+	double pace = chunk_pace(w, job);
+	/* --max-tasks counts tasks: claim one chunk at a time there. */
+	if (pace <= 0 || w->opt->max_tasks)
+		return 1;
+	double n = BUNDLE_TARGET_NS / pace;
+	if (n < 1)
+		return 1;
+	return n > BUNDLE_MAX ? BUNDLE_MAX : (size_t)n;
+}
+
+static void run_free(struct q_run *r)
+{
+	if (r->claims != &r->claim)
+		free(r->claims);
+	free(r->settled);
+	free(r);
+}
+
 static int start_run(struct worker *w, struct q_jobh *h,
-		     const struct q_claim *claim, bool each)
+		     const struct q_claim *claims, size_t n, bool each)
 {
 	const struct q_job *job = q_jobh_job(h);
-	unsigned threads = q_chunk_threads(job, claim->chunk, w->cpus.n);
+	unsigned threads = q_chunk_threads(job, claims[0].chunk, w->cpus.n);
 	struct q_run *r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();
+	r->claims = calloc(n, sizeof(*r->claims));
+	r->settled = calloc(n, sizeof(*r->settled));
+	if (!r->claims || !r->settled)
+		abort();
+	memcpy(r->claims, claims, n * sizeof(*claims));
+	r->nclaims = n;
+	r->claim = claims[0];
 	if (threads > sizeof(r->slots) / sizeof(r->slots[0]))
 		threads = sizeof(r->slots) / sizeof(r->slots[0]);
 	if (!q_cpus_take(&w->cpus, threads, &r->cpus, &r->slot, r->slots)) {
 		/* Cannot happen: the claim checked the fit. Give it back. */
 		struct q_error err = Q_ERROR_INIT;
-		if (!each)
-			q_claim_handback(h, claim, &err);
-		free(r);
+		for (size_t i = 0; i < n && !each; i++)
+			q_claim_handback(h, &claims[i], &err);
+		run_free(r);
 		return -EAGAIN;
 	}
 	r->spool = w->sp;
 	r->cache = w->cache;
 	r->h = h;
-	r->claim = *claim;
 	r->worker_id = w->id;
 	r->threads = threads;
 	r->verbose = w->opt->verbose;
 	r->each = each;
 	r->notify_fd = w->notify[1];
-	uint64_t first, count;
-	q_job_chunk_items(job, claim->chunk, &first, &count);
+	uint64_t tasks = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t first, count;
+		q_job_chunk_items(job, claims[i].chunk, &first, &count);
+		tasks += count;
+	}
 	int ret = q_run_start(r);
 	if (ret < 0) {
 		struct q_error err = Q_ERROR_INIT;
 		q_cpus_give(&w->cpus, r->slots, r->threads);
-		if (!each)
-			q_claim_handback(h, claim, &err);
-		free(r);
+		for (size_t i = 0; i < n && !each; i++)
+			q_claim_handback(h, &claims[i], &err);
+		run_free(r);
 		return ret;
 	}
 	if (w->nruns == w->cap_runs) {
@@ -276,7 +353,7 @@ static int start_run(struct worker *w, struct q_jobh *h,
 			abort();
 	}
 	w->runs[w->nruns++] = r;
-	w->tasks_claimed += count;
+	w->tasks_claimed += tasks;
 	return 0;
 }
 
@@ -334,7 +411,7 @@ static int run_each_worker_tasks(struct worker *w, struct q_jobh *h)
 		struct q_claim claim = { .chunk = chunk, .attempt = 1 };
 		claim.shard = q_job_shard_of(job, chunk);
 		claim.claimed_ns = (int64_t)time(NULL) * 1000000000;
-		int ret = start_run(w, h, &claim, true);
+		int ret = start_run(w, h, &claim, 1, true);
 		return ret < 0 ? ret : 1;
 	}
 	int64_t now = mono_ns();
@@ -369,25 +446,29 @@ static int claim_one(struct worker *w)
 		}
 		any_unfinished = true;
 		ensure_plugins(w, h);
-		struct q_claim claim;
 		int each = run_each_worker_tasks(w, h);
 		if (each != 0)
 			return each;
-		int ret = q_claim_next(h, w->id, w->start_shard, w->cpus.nfree,
-				       w->cpus.n, &claim, &err);
+		size_t max = bundle_size(w, w->active[i]);
+		struct q_claim *claims = calloc(max, sizeof(*claims));
+		if (!claims)
+			abort();
+		int ret = q_claim_bundle(h, w->id, w->start_shard,
+					 w->cpus.nfree, w->cpus.n, max, claims,
+					 &err);
+		if (ret > 0)
+			ret = start_run(w, h, claims, (size_t)ret, false) < 0
+				      ? -EIO : 1;
+		free(claims);
 		if (ret < 0 && q_disk_full(err.errnum)) {
 			/* Nothing was claimed; claim nothing for a while. */
 			back_off(w, &err, "");
 			return 0;
 		}
-		if (ret < 0) {
+		if (ret < 0 && q_error_is_set(&err))
 			report(w, &err);
+		if (ret != 0)
 			return ret;
-		}
-		if (ret == 1) {
-			ret = start_run(w, h, &claim, false);
-			return ret < 0 ? ret : 1;
-		}
 	}
 	w->all_finished = !any_unfinished;
 	return 0;
@@ -406,6 +487,9 @@ static void reap_runs(struct worker *w)
 			continue;
 		}
 		pthread_join(r->thread, NULL);
+		if (!r->each && r->chunks_run > 0)
+			note_pace(w, q_jobh_job(r->h)->id,
+				  (double)r->run_ns / (double)r->chunks_run);
 		if (r->result < 0 && q_error_is_set(&r->err)) {
 			run_failed(w, r);
 		} else if (r->result >= 0) {
@@ -414,7 +498,7 @@ static void reap_runs(struct worker *w)
 				w->backoff_s = 0;   /* design note 5 */
 		}
 		q_cpus_give(&w->cpus, r->slots, r->threads);
-		free(r);
+		run_free(r);
 		w->runs[i] = w->runs[--w->nruns];
 	}
 }
@@ -585,6 +669,7 @@ static void teardown(struct worker *w)
 	free(w->runs);
 	free(w->finished);
 	free(w->plugged);
+	free(w->paces);
 	free(w->active);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
@@ -601,10 +686,14 @@ static void abandon(struct worker *w, int status)
 {
 	for (size_t i = 0; i < w->nruns; i++) {
 		struct q_run *r = w->runs[i];
-		if (!r->each && __atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) ==
-				       Q_RUN_RUNNING) {
+		if (r->each || __atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) !=
+				       Q_RUN_RUNNING)
+			continue;
+		for (size_t c = 0; c < r->nclaims; c++) {
 			struct q_error err = Q_ERROR_INIT;
-			if (q_claim_handback(r->h, &r->claim, &err) < 0)
+			if (__atomic_load_n(&r->settled[c], __ATOMIC_ACQUIRE))
+				continue;
+			if (q_claim_handback(r->h, &r->claims[c], &err) < 0)
 				report(w, &err);
 		}
 	}

@@ -286,3 +286,44 @@ Test(claim, in_motion_while_ready_or_claimed)
 	cr_assert_eq(q_job_in_motion(h2), 1, "released: ready");
 	tspool_fini(&t);
 }
+
+/* A bundle: several chunks of one shard, one rename each, never more
+ * than a quarter of what the shard holds ready; every chunk still
+ * claimed once. */
+Test(claim, bundle_takes_a_share_of_one_shard)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("many", 40));
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	cr_assert_not_null(h);
+	struct q_claim claims[64];
+	int n = q_claim_bundle(h, "w.1.000001", 0, 1, 1, 64, claims, &err);
+	cr_assert_eq(n, 10, "a quarter of the 40 ready, got %d", n);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(claims[i].shard, claims[0].shard);
+		cr_assert_eq(claims[i].chunk, (uint64_t)i, "in claim order");
+		char rel[400];
+		snprintf(rel, sizeof(rel), "jobs/%llu/claim/%u/%s",
+			 (unsigned long long)id, claims[i].shard,
+			 claims[i].name);
+		cr_assert(texists(&t, rel), "%s", rel);
+	}
+	int total = n;
+	bool seen[40] = { false };
+	for (int i = 0; i < n; i++)
+		seen[claims[i].chunk] = true;
+	while ((n = q_claim_bundle(h, "w.1.000001", 0, 1, 1, 3, claims,
+				   &err)) > 0) {
+		cr_assert_leq(n, 3, "never more than asked");
+		for (int i = 0; i < n; i++) {
+			cr_assert_not(seen[claims[i].chunk], "claimed twice");
+			seen[claims[i].chunk] = true;
+		}
+		total += n;
+	}
+	cr_assert_eq(n, 0, "%s", err.message);
+	cr_assert_eq(total, 40);
+	tspool_fini(&t);
+}

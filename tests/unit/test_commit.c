@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "jobh_internal.h"
 #include "sysio.h"
 
 /* Write `text` into a new tmp file and put its name in `name`. */
@@ -437,4 +438,97 @@ Test(commit, disk_full_at_every_write, .timeout = 120)
 	cr_assert(completed, "the commit never completed");
 	cr_assert_gt(failed, 5, "only %d failing writes", failed);
 	cr_assert_gt(published, 0);
+}
+
+/* A bundle commits in one segment: one file linked as each chunk's
+ * record (and as the cache entry of keyed chunks); a chunk that already
+ * has a record loses alone; every claim and todo entry goes. */
+Test(commit, bundle_shares_one_segment)
+{
+	struct tspool t;
+	tspool_init(&t);
+	/* 13 chunks: after the first, a bundle may take a quarter of the
+	 * 12 left (claim.c note 3). */
+	uint64_t id = tsubmit(&t, tjob_simple("bundle", 13));
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	struct q_claim claims[4];
+	cr_assert_eq(q_claim_bundle(h, "w.1.000001", 0, 1, 1, 1, claims, &err),
+		     1);
+	cr_assert_eq(tfinish(&t, h, &claims[0], Q_STATE_DONE), 1);
+	int n = q_claim_bundle(h, "w.1.000001", 0, 1, 1, 4, claims, &err);
+	cr_assert_eq(n, 3, "%d", n);
+	/* Chunk 1 gets a record of another attempt first. */
+	struct q_claim other = claims[0];
+	struct q_outcome o1 = { .item = 1, .state = Q_STATE_FAILED };
+	cr_assert_eq(q__commit_to(h, t.cache, &other, "w.2.000002", &o1, 1,
+				  -1, NULL, &err), 1, "%s", err.message);
+
+	struct q_outcome o[3] = { 0 };
+	struct q_outcome *outs[3];
+	size_t counts[3];
+	for (int i = 0; i < 3; i++) {
+		o[i].item = claims[i].chunk;
+		o[i].state = Q_STATE_DONE;
+		o[i].out.data = strdup("out\n");
+		o[i].out.len = 4;
+		snprintf(o[i].key, sizeof(o[i].key), "%064x", i + 1);
+		outs[i] = &o[i];
+		counts[i] = 1;
+	}
+	int results[3];
+	cr_assert_eq(q_commit_bundle(h, t.cache, claims, outs, counts, 3,
+				     "w.1.000001", results, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(results[0], 0, "chunk 1 had a record already");
+	cr_assert_eq(results[1], 1);
+	cr_assert_eq(results[2], 1);
+	for (int i = 0; i < 3; i++) {
+		char rel[400];
+		snprintf(rel, sizeof(rel), "jobs/%llu/todo/0/%llu",
+			 (unsigned long long)id,
+			 (unsigned long long)claims[i].chunk);
+		cr_assert_not(texists(&t, rel), "%s counted off", rel);
+		snprintf(rel, sizeof(rel), "jobs/%llu/claim/%u/%s",
+			 (unsigned long long)id, claims[i].shard,
+			 claims[i].name);
+		cr_assert_not(texists(&t, rel), "%s", rel);
+	}
+	/* Chunks 2 and 3 share one file; chunk 1 kept the other record. */
+	char a[400], b[400], c[400];
+	struct stat sa, sb, sc;
+	snprintf(a, sizeof(a), "%s/jobs/%llu/done/0/1", t.path,
+		 (unsigned long long)id);
+	snprintf(b, sizeof(b), "%s/jobs/%llu/done/0/2", t.path,
+		 (unsigned long long)id);
+	snprintf(c, sizeof(c), "%s/jobs/%llu/done/0/3", t.path,
+		 (unsigned long long)id);
+	cr_assert_eq(stat(a, &sa), 0);
+	cr_assert_eq(stat(b, &sb), 0);
+	cr_assert_eq(stat(c, &sc), 0);
+	cr_assert_eq(sb.st_ino, sc.st_ino, "one segment");
+	cr_assert_neq(sa.st_ino, sb.st_ino);
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, 1, &rec, &err), 0, "%s", err.message);
+	cr_assert_eq(rec.items[0].state, Q_STATE_FAILED);
+	q_record_release(&rec);
+	for (uint64_t ch = 2; ch <= 3; ch++) {
+		cr_assert_eq(q_record_read(h, ch, &rec, &err), 0, "%s",
+			     err.message);
+		cr_assert_eq(rec.chunk, ch);
+		cr_assert_eq(rec.items[0].state, Q_STATE_DONE);
+		char *data;
+		size_t len;
+		cr_assert_eq(q_record_output_mem(h, &rec, 0, false, 100, &data,
+						 &len, &err), 0);
+		cr_assert_str_eq(data, "out\n");
+		free(data);
+		/* Its chunk key finds it in the cache. */
+		uint64_t job, chunk;
+		cr_assert(q__cache_lookup(t.sp, rec.chunk_key, &job, &chunk));
+		cr_assert_eq(job, id);
+		cr_assert_eq(chunk, ch);
+		q_record_release(&rec);
+	}
+	tspool_fini(&t);
 }

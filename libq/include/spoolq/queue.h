@@ -83,6 +83,16 @@ Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
 			  unsigned start_shard, unsigned free_cores,
 			  unsigned total_cores, struct q_claim *claim,
 			  struct q_error *err);
+/*
+ * Claim up to `max` ready chunks of one shard at once (a bundle), into
+ * claims[0..]: one rename each, all with the same thread count, never
+ * more than a quarter of what the shard holds ready. Returns how many
+ * (0: nothing fits), or -errno with err set.
+ */
+Q_EXPORT int q_claim_bundle(struct q_jobh *h, const char *worker_id,
+			    unsigned start_shard, unsigned free_cores,
+			    unsigned total_cores, size_t max,
+			    struct q_claim *claims, struct q_error *err);
 
 /*
  * Whether any chunk of the job is ready or claimed (running, or held by a
@@ -164,6 +174,21 @@ Q_EXPORT int q_commit(struct q_jobh *h, struct q_jobcache *cache,
 		      struct q_error *err);
 
 /*
+ * Commit a bundle: chunks claims[0..n) of one job, chunk i with
+ * counts[i] outcomes in outcomes[i]. Their records go into one file
+ * (a segment), fsynced once and linked once per chunk, each link still
+ * that chunk's own first-wins commit; then as q_commit. results[i] gets
+ * 1 (ours counts), 0 (another attempt's does) or -1 (not published: hand
+ * that chunk back). Returns 0, or -errno with err set when none was
+ * published. The outputs are consumed in every case.
+ */
+Q_EXPORT int q_commit_bundle(struct q_jobh *h, struct q_jobcache *cache,
+			     const struct q_claim *claims,
+			     struct q_outcome **outcomes, const size_t *counts,
+			     size_t n, const char *worker_id, int *results,
+			     struct q_error *err);
+
+/*
  * Before running `item`: has one of its dependencies failed or been
  * cancelled? Returns 1 with a reason ("dependency 'x' failed"), 0 if not,
  * -errno on failure.
@@ -172,7 +197,8 @@ Q_EXPORT int q_dep_check(struct q_jobh *h, struct q_jobcache *cache,
 			 uint64_t item, char *reason, size_t size,
 			 struct q_error *err);
 
-/* Has `item` (or its task, or its job) been cancelled? */
+/* Has `item` (or its task, or its job) been cancelled? A job with no
+ * cancel set is looked at again at most every 20 ms (cancel.c). */
 Q_EXPORT bool q_cancel_check(struct q_jobh *h, uint64_t item);
 
 /*
