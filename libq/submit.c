@@ -43,11 +43,15 @@
  *    others; the staging directory is then removed as in note 4.
  * 6. Markers (todo entries, wait units) are empty files that are only
  *    ever listed and unlinked, never opened, so they are hard links to
- *    one empty template per thread (at most 4000 links each) instead of
- *    files of their own: a link allocates no inode, and inode allocation
- *    is most of a create's cost on ext4. The templates are named with a
- *    leading '.' (ignored by every reader) and removed before the sync.
- *    Where the file system refuses hard links, each marker is created.
+ *    an empty template of the thread's instead of files of their own: a
+ *    link allocates no inode, and inode allocation is most of a create's
+ *    cost on ext4. A template takes at most 512 links, about one shard's
+ *    todo entries: every unlink of a marker changes the shared inode, so
+ *    committers contend on it (a lock on the metadata server of Lustre)
+ *    no more than they already do on the shard's directory. The
+ *    templates are named with a leading '.' (ignored by every reader)
+ *    and removed before the sync. Where the file system refuses hard
+ *    links, each marker is created.
  *
  * This file is past 600 lines because staging and publishing are one
  * transaction (notes 1-6). NEEDSWORK: the entry builder (notes 5 and 6)
@@ -77,7 +81,7 @@ int q__submit_threads;
 enum {
 	STAGE_THREADS_MAX = 8,
 	STAGE_SERIAL_BELOW = 2048,  /* entries: fewer are made by one thread */
-	MARKER_LINKS = 4000,        /* links per marker template */
+	MARKER_LINKS = 512,         /* links per marker template */
 };
 
 /* One (waiter, unit) pair of wait/: chunk or barrier `waiter` waits for
