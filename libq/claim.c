@@ -16,6 +16,11 @@
  *    ownership after any rename error is decided by looking: if our claim
  *    name exists, we won (a retried NFS rename can report ENOENT to the
  *    winner); if not, we lost the race and move on.
+ *    The name is the worker's, not the thread's: a worker whose threads
+ *    claim (workers/runner.c note 9) claims in one thread at a time,
+ *    and q_claim_chunk, which renames a name it did not just list,
+ *    first checks that no sibling thread holds that claim: else a lost
+ *    rename would look won.
  * 2. A claim reads one shard directory (a few hundred entries at most,
  *    job.c design note 3), never the whole ready set. Workers start at
  *    different shards to spread contention, and take the chunk of the
@@ -225,6 +230,44 @@ int q_claim_bundle(struct q_jobh *h, const char *worker_id,
 			return (int)n;
 	}
 	return 0;
+}
+
+int q_claim_chunk(struct q_jobh *h, const char *worker_id, uint64_t chunk,
+		  unsigned cores, struct q_claim *claim, struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	char from[48], where[512];
+
+	/* Exactly the thread count of the slot it would run on. */
+	if (chunk >= job->nchunks || q_chunk_each_worker(job, chunk) ||
+	    q_chunk_threads(job, chunk, cores) != cores)
+		return 0;
+	unsigned s = q_job_shard_of(job, chunk);
+	int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, s);
+	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
+	if (readyfd < 0 || claimfd < 0)
+		return 0;   /* finished meanwhile, or nothing to take */
+	q__ready_name(from, sizeof(from), chunk, 1);
+	snprintf(claim->name, sizeof(claim->name), "%s@%s", from, worker_id);
+	/* A sibling thread's claim of it under the same name (note 1): ours
+	 * would fail with ENOENT and then look won. */
+	if (claimed_by_us(claimfd, claim->name))
+		return 0;
+	if (q__renameat(readyfd, from, claimfd, claim->name) != 0 &&
+	    !claimed_by_us(claimfd, claim->name)) {
+		if (errno == ENOENT)
+			return 0;
+		int e = errno;
+		q__jobh_where(h, "claim", where, sizeof(where));
+		return q_error_set(err, Q_ERR_SYSTEM, e,
+				   "cannot claim '%s/%u/%s'", where, s,
+				   claim->name);
+	}
+	claim->chunk = chunk;
+	claim->attempt = 1;
+	claim->shard = s;
+	claim->claimed_ns = q__now_ns();
+	return 1;
 }
 
 int q_claim_next(struct q_jobh *h, const char *worker_id,

@@ -372,6 +372,33 @@ static void unstage(struct q_jobh *h, struct staged *st, bool remove)
 }
 
 /*
+ * Link the segment tmp/<tmpname>, whose new region starts at `base`, as
+ * `dest` in `destfd`: 0, -EEXIST (another record was there first), or
+ * -errno. A failed link is ours after all when the name now holds this
+ * file with the chunk first found in our region (an NFS reply lost after
+ * the server made the link): the file is appended to, so the same inode
+ * there may also be an earlier commit of this process, which won.
+ */
+static int link_record(struct q_spool *sp, const char *tmpname, uint64_t base,
+		       int destfd, const char *dest, uint64_t job,
+		       uint64_t chunk)
+{
+	if (q__linkat(sp->tmpfd, tmpname, destfd, dest) == 0)
+		return 0;
+	int saved = errno;
+	struct stat st, dst;
+	uint64_t off;
+	if (fstatat(sp->tmpfd, tmpname, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fstatat(destfd, dest, &dst, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    dst.st_ino != st.st_ino || dst.st_dev != st.st_dev)
+		return -saved;
+	if (q__segment_record_at(destfd, dest, job, chunk, &off) == 0 &&
+	    off >= base)
+		return 0;
+	return saved == EEXIST ? -EEXIST : -saved;
+}
+
+/*
  * Steps 2 and 3 for chunks [0, n): their records in one temporary (a
  * segment, segment.c; for one chunk too, so that the cache index can
  * link it), fsynced once, linked to each chunk's name (first wins, st->won says who), then
@@ -394,13 +421,21 @@ static int publish(struct q_jobh *h, struct staged *st, size_t n, int destfd,
 		recs[i] = st[i].rec;
 	q__segment_format(recs, n, &text);
 	free(recs);
-	ret = q__tmp_write(sp, "segment", text.data, text.len, tmpname,
-			   sizeof(tmpname), err);
+	/* Appended to this process's open segment file (segment.c note 3);
+	 * it stays locked until the links are made. */
+	uint64_t base;
+	uint64_t *chunks = q__calloc(n, sizeof(*chunks));
+	for (size_t i = 0; i < n; i++)
+		chunks[i] = st[i].claim->chunk;
+	ret = q__segment_append(sp, text.data, text.len, h->job->id, chunks,
+				n, tmpname, sizeof(tmpname), &base, err);
+	free(chunks);
 	q__buf_release(&text);
 	if (ret < 0)
 		return ret;
 
 	unsigned synced_shard = UINT32_MAX;
+	bool link_failed = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct q_claim *claim = st[i].claim;
 		int donefd = destfd >= 0 ? destfd
@@ -409,14 +444,16 @@ static int publish(struct q_jobh *h, struct staged *st, size_t n, int destfd,
 		snprintf(name, sizeof(name), "%llu",
 			 (unsigned long long)claim->chunk);
 		ret = donefd < 0 ? donefd
-				 : q__link_first(sp, tmpname, donefd,
-						 dest ? dest : name);
+				 : link_record(sp, tmpname, base, donefd,
+					       dest ? dest : name, h->job->id,
+					       claim->chunk);
 		if (ret == -EEXIST) {
 			st[i].won = 0;     /* another attempt's record counts */
 			ret = 0;
 			continue;
 		}
 		if (ret < 0) {
+			link_failed = true;
 			/* Records linked before this one are published (and
 			 * count); this one and the rest were not: the caller
 			 * hands those back. Only a failure of the first is a
@@ -462,7 +499,10 @@ static int publish(struct q_jobh *h, struct staged *st, size_t n, int destfd,
 	for (size_t i = 0; i < n && ret == 0 && index; i++)
 		if (st[i].won == 1 && st[i].keyed && st[i].all_done)
 			q__cache_link(sp, st[i].rec.chunk_key, tmpname);
-	q__tmp_remove(sp, tmpname);
+	/* After a failed link (not a lost race) the file holds records no
+	 * name points to, of chunks that will be committed again: start a
+	 * new file (segment.c), as when its tmp/ name is gone. */
+	q__segment_release(sp, link_failed);
 	return ret;
 }
 

@@ -145,12 +145,34 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 /* segment.c: several chunks' records in one file. */
 void q__segment_format(const struct q_record *recs, size_t n,
 		       struct q_buf *out);
-/* The text of `chunk`'s record in the file `name` (a plain record or a
- * segment; at most `max` bytes, NUL-terminated, malloc'ed): 0, -ENOENT,
+/* The text of the record of `chunk` of `job` in the file `name` (a
+ * plain record or a segment; at most `max` bytes, NUL-terminated, malloc'ed): 0, -ENOENT,
  * -EBADMSG (a segment without that chunk, or a damaged index), -EFBIG,
  * or another -errno. */
-int q__record_text_read(int dirfd, const char *name, uint64_t chunk,
-			size_t max, char **text_out, size_t *len_out);
+int q__record_text_read(int dirfd, const char *name, uint64_t job,
+			uint64_t chunk, size_t max, char **text_out,
+			size_t *len_out);
+/*
+ * Append a region (`data`, a formatted segment holding `chunks` of
+ * `job`) to this process's open segment file, creating one when needed
+ * (and when the open one already holds one of those chunks), and fsync
+ * it; its tmp/ name
+ * goes to tmp_out, the region's offset in the file to base_out. 0, or
+ * -errno with err set. On success the writer
+ * stays locked until q__segment_release (the caller links the file
+ * meanwhile); `failed` drops the file (a link that failed strangely).
+ */
+int q__segment_append(struct q_spool *sp, const void *data, size_t len,
+		      uint64_t job, const uint64_t *chunks, size_t nchunks,
+		      char *tmp_out, size_t tmp_size, uint64_t *base_out,
+		      struct q_error *err);
+/* Where the file `name` holds `chunk`'s first record: 0 and *off_out,
+ * or -errno (-EBADMSG: not there). */
+int q__segment_record_at(int dirfd, const char *name, uint64_t job,
+			 uint64_t chunk, uint64_t *off_out);
+void q__segment_release(struct q_spool *sp, bool failed);
+/* At q_spool_close: the open file's tmp/ name goes. */
+void q__segment_close(struct q_spool *sp);
 /* In the segment `name`: the job and chunk whose chunk key is `key`.
  * 0, -EBADMSG (not a segment, or no such key), or -errno. */
 int q__segment_find_key(int dirfd, const char *name, const char *key,

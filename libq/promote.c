@@ -24,6 +24,13 @@
  *    stays empty.
  * 3. Every step is idempotent (ENOENT means someone did it already), so
  *    releasing the same unit twice, or from a repair sweep, is harmless.
+ * 4. The last chunk a thread promoted is remembered for that thread
+ *    (q_take_promoted): a worker that finishes a task and so makes its
+ *    dependent ready can claim and run it next itself, without a round
+ *    through its claim loop (a chain of tasks then runs at the speed of
+ *    commits). Thread-local because the promotion happens deep inside a
+ *    commit, which every thread runs on its own; it is only a hint: the
+ *    chunk is still claimed by the usual rename, which anyone may win.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +41,20 @@
 
 #include "jobh_internal.h"
 #include "sysio.h"
+
+/* Design note 4. */
+static __thread uint64_t promoted_job, promoted_chunk;
+
+bool q_take_promoted(uint64_t job, uint64_t *chunk)
+{
+	if (!promoted_job || promoted_job != job) {
+		promoted_job = 0;
+		return false;
+	}
+	*chunk = promoted_chunk;
+	promoted_job = 0;
+	return true;
+}
 
 int q__try_promote(struct q_jobh *h, struct q_jobcache *cache,
 		   const char *waiter)
@@ -59,6 +80,8 @@ int q__try_promote(struct q_jobh *h, struct q_jobcache *cache,
 		q__ready_name(name, sizeof(name), n, 1);
 		if (q__renameat(waitfd, waiter, readyfd, name) != 0)
 			return errno == ENOENT ? 0 : -errno;
+		promoted_job = h->job->id;
+		promoted_chunk = n;
 		return 0;
 	}
 	if (waiter[0] == 'x') {

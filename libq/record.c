@@ -324,8 +324,8 @@ static int record_read_at(struct q_jobh *h, int fd, const char *name,
 {
 	char *text = NULL;
 	size_t len;
-	int ret = q__record_text_read(fd, name, chunk, Q_RECORD_MAX, &text,
-				      &len);
+	int ret = q__record_text_read(fd, name, h->job->id, chunk, Q_RECORD_MAX,
+				      &text, &len);
 	if (ret == -ENOENT)
 		return ret;
 	if (ret == -EBADMSG)

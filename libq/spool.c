@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "names_internal.h"
+#include "jobh_internal.h"
 #include "spool_internal.h"
 #include "sysio.h"
 
@@ -629,6 +630,7 @@ void q_spool_close(struct q_spool *sp)
 {
 	if (!sp)
 		return;
+	q__segment_close(sp);
 	int fds[] = { sp->tmpfd, sp->jobsfd, sp->workersfd, sp->dirfd };
 	for (size_t i = 0; i < Q_ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)

@@ -31,6 +31,8 @@ struct q_spool {
 	/* cache/<hh>/ opened on first use (key.c), -1 before; shared by
 	 * threads, set once with a compare-and-swap. */
 	int cachefd[256];
+	/* The segment file commits append to (segment.c), or NULL. */
+	struct q_segw *segw;
 };
 
 /*

@@ -14,6 +14,7 @@
  * The crash-point tests (tests/cli) walk K over every call of an operation.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "sysio.h"
+#include <spoolq/spool.h>
 
 static int libc_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
@@ -178,11 +180,22 @@ int q__write_all(int fd, const void *buf, size_t len)
  * fsync is never retried after a failure (fsyncgate: the kernel may have
  * dropped the dirty pages); only an interrupted call is repeated.
  */
+/* q_fsync_enable: off for a process that chose speed over durability
+ * (qworker --no-fsync). */
+static bool fsync_enabled = true;
+
+void q_fsync_enable(bool on)
+{
+	__atomic_store_n(&fsync_enabled, on, __ATOMIC_RELAXED);
+}
+
 int q__fsync(int fd)
 {
 	int ret;
 
 	FAULT_OR_RETURN();
+	if (!__atomic_load_n(&fsync_enabled, __ATOMIC_RELAXED))
+		return 0;
 	do
 		ret = q__sysio.fsync(fd);
 	while (ret < 0 && errno == EINTR);

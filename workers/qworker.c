@@ -12,7 +12,7 @@
 static const char usage[] =
 	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
 	"               [--max-tasks N] [--grace SECONDS] [--plugin PATH]...\n"
-	"               [--verbose]\n"
+	"               [--no-fsync] [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
 	"or, with --exit-when-idle, until no work is left.\n"
@@ -32,6 +32,10 @@ static const char usage[] =
 	"  --plugin PATH        load user kernels from the plugin PATH, a .so\n"
 	"                       built with Q_PLUGIN (repeatable; see\n"
 	"                       docs/kernels.md)\n"
+	"  --no-fsync           do not force results to disk: still atomic, and\n"
+	"                       safe against a worker crash, but a crash of the\n"
+	"                       machine may lose the last results (for\n"
+	"                       node-local or scratch spools; docs/spool-format.md)\n"
 	"  --verbose            a line per task on stderr\n"
 	"\n"
 	"examples:\n"
@@ -51,6 +55,7 @@ int main(int argc, char **argv)
 		{ "lease", required_argument, NULL, 'l' },
 		{ "plugin", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "no-fsync", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -102,6 +107,9 @@ int main(int argc, char **argv)
 		}
 		case 'v':
 			opt.verbose = true;
+			break;
+		case 'F':
+			q_fsync_enable(false);
 			break;
 		case 'p':
 			/* Built-ins first, so a plugin kernel named like

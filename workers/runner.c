@@ -37,6 +37,12 @@
  *    chunk it interrupts and those not started, and still commits those
  *    that ran; a full disk hands back them all. A chunk that is reused
  *    or retried is settled on its own and left out of the commit.
+ * 9. A chain runs at the speed of commits: when a bundle's commit makes a
+ *    dependent chunk ready (promote.c note 4), this thread claims that
+ *    chunk itself (the usual rename: anyone may win it) and runs it
+ *    next, on the same cores, without a trip through the worker's claim
+ *    loop and a new thread. Only a chunk of exactly this run's thread
+ *    count, and not under --max-tasks (the worker counts its claims).
  */
 #include <errno.h>
 #include <omp.h>
@@ -678,9 +684,9 @@ static void commit_ran(struct q_run *r, struct q_claim *claims,
 	free(results);
 }
 
-static void *run_thread(void *arg)
+/* Run and commit the bundle r->claims[0..nclaims). */
+static void run_bundle(struct q_run *r)
 {
-	struct q_run *r = arg;
 	const struct q_job *job = q_jobh_job(r->h);
 	size_t n = r->nclaims, nran = 0;
 	struct q_outcome **outs = calloc(n + 1, sizeof(*outs));
@@ -689,8 +695,6 @@ static void *run_thread(void *arg)
 	if (!outs || !counts || !ran)
 		abort();
 
-	/* Design note 1: bind first. Failure to bind is not fatal. */
-	(void)pthread_setaffinity_np(pthread_self(), sizeof(r->cpus), &r->cpus);
 	r->result = 0;
 	/* One budget for the bundle: the outputs of chunks that ran wait in
 	 * memory for the one commit. */
@@ -748,6 +752,52 @@ static void *run_thread(void *arg)
 	free(outs);
 	free(counts);
 	free(ran);
+}
+
+/*
+ * Design note 9: the chunk this bundle's commit made ready, claimed to
+ * run next in this thread. True when r->claims[0] is now that chunk.
+ */
+static bool next_in_chain(struct q_run *r)
+{
+	uint64_t chunk;
+	struct q_claim claim;
+	struct q_error err = Q_ERROR_INIT;
+
+	if (!q_take_promoted(q_jobh_job(r->h)->id, &chunk) || !r->chain ||
+	    r->each || r->result != 1 || r->handed_back ||
+	    __atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+		return false;
+	/* The claim name is the worker's, the same in every thread: a lost
+	 * rename looks won if another thread's claim is there (claim.c
+	 * note 1), so a worker claims in one thread at a time. */
+	pthread_mutex_lock(r->claim_lock);
+	int got = q_claim_chunk(r->h, r->worker_id, chunk, r->threads, &claim,
+				&err);
+	pthread_mutex_unlock(r->claim_lock);
+	if (got != 1)
+		return false;
+	/* abandon() (worker.c) may read the claims meanwhile: the slot is
+	 * marked settled while it changes. */
+	__atomic_store_n(&r->settled[0], true, __ATOMIC_RELEASE);
+	r->claims[0] = claim;
+	r->nclaims = 1;
+	r->claim = claim;
+	__atomic_store_n(&r->phase, Q_RUN_RUNNING, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->settled[0], false, __ATOMIC_RELEASE);
+	r->chained++;
+	return true;
+}
+
+static void *run_thread(void *arg)
+{
+	struct q_run *r = arg;
+
+	/* Design note 1: bind first. Failure to bind is not fatal. */
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(r->cpus), &r->cpus);
+	do
+		run_bundle(r);
+	while (next_in_chain(r));
 	__atomic_store_n(&r->phase, Q_RUN_FINISHED, __ATOMIC_RELEASE);
 	char byte = 1;
 	while (write(r->notify_fd, &byte, 1) < 0 && errno == EINTR)

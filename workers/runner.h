@@ -33,6 +33,9 @@ struct q_run {
 	bool verbose;
 	bool each;                 /* an each_worker run: no claim, its record
 				    * goes through q_each_commit */
+	bool chain;                /* may run what its commits make ready
+				    * (runner.c note 9) */
+	pthread_mutex_t *claim_lock; /* the worker's: one claim at a time */
 	int notify_fd;             /* write one byte here when finished */
 	/* Requests from the worker, read by the thread. */
 	volatile int stop;         /* stop running items, hand the chunk back */
@@ -45,6 +48,7 @@ struct q_run {
 	uint64_t items_run;
 	int64_t run_ns;            /* time spent running chunks, not committing */
 	uint64_t chunks_run;
+	uint64_t chained;          /* chunks it claimed itself (note 9) */
 	size_t sink_budget;        /* memory its items' outputs may hold */
 	bool handed_back;          /* the chunk went back to ready/, same
 				    * attempt */

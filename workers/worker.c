@@ -108,6 +108,7 @@ struct worker {
 	size_t nplugged, cap_plugged;
 	struct pace *paces;       /* measured time per chunk, per job */
 	size_t npaces, cap_paces;
+	pthread_mutex_t claim_lock; /* runners claim too (runner.c note 9) */
 };
 
 static int64_t mono_ns(void)
@@ -330,6 +331,8 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	r->threads = threads;
 	r->verbose = w->opt->verbose;
 	r->each = each;
+	r->chain = !w->opt->max_tasks;
+	r->claim_lock = &w->claim_lock;
 	r->notify_fd = w->notify[1];
 	uint64_t tasks = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -453,9 +456,11 @@ static int claim_one(struct worker *w)
 		struct q_claim *claims = calloc(max, sizeof(*claims));
 		if (!claims)
 			abort();
+		pthread_mutex_lock(&w->claim_lock);
 		int ret = q_claim_bundle(h, w->id, w->start_shard,
 					 w->cpus.nfree, w->cpus.n, max, claims,
 					 &err);
+		pthread_mutex_unlock(&w->claim_lock);
 		if (ret > 0)
 			ret = start_run(w, h, claims, (size_t)ret, false) < 0
 				      ? -EIO : 1;
@@ -763,7 +768,8 @@ static bool idle_exit(struct worker *w, bool limit, int64_t *idle_since)
 int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 {
 	struct worker w = { .sp = sp, .opt = opt, .sigfd = -1,
-			    .notify = { -1, -1 } };
+			    .notify = { -1, -1 },
+			    .claim_lock = PTHREAD_MUTEX_INITIALIZER };
 	int status = 0;
 	int poll_ms = POLL_MIN_MS;
 	int64_t idle_since = 0;

@@ -53,6 +53,27 @@ assert jobs[int(sys.argv[2])]["counts"]["cancelled"] == 1
 assert jobs[int(sys.argv[3])]["counts"]["cancelled"] == 1
 ' "$bad" "$mid" "$end" < <("$QSTATUS" --json)
 
+# A chain of 50 links with two workers, one of them --no-fsync: each
+# link runs once, in order (a finisher runs the link it released itself,
+# workers/runner.c note 9), and the results are the same.
+links=$(for i in $(seq 0 49); do
+	if [ "$i" = 0 ]; then
+		printf '  l0: {cmd: [sh, -c, "echo 0 >> %s/chain50"]}\n' "$T"
+	else
+		printf '  l%d: {cmd: [sh, -c, "echo %d >> %s/chain50"], after: [l%d]}\n' \
+			"$i" "$i" "$T" $((i - 1))
+	fi
+done)
+printf 'name: chain\ndefaults: {pure: false}\ntasks:\n%s\n' "$links" > "$T/chain.yaml"
+chain=$("$QSUBMIT" "$T/chain.yaml")
+"$QWORKER" --exit-when-idle --cpus 1 --no-fsync &
+CW=$!
+"$QWORKER" --exit-when-idle --cpus 1
+wait $CW
+expect_eq "a chain: every link once, in order" "$(seq 0 49)" "$(cat "$T/chain50")"
+check "the chain finished" grep -q '"state": "finished"' \
+	<("$QSTATUS" "$chain" --json)
+
 # Depending on a job that already finished: ready at once.
 late=$("$QSUBMIT" --after "$fan" -- echo late)
 "$QWORKER" --exit-when-idle

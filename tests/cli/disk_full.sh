@@ -83,8 +83,10 @@ check "the spool is as it was (no job, no staging left in tmp/)" \
 	test "$before" == "$(spool_snapshot)"
 free_space
 
-# (b) A worker's writes fail mid-run.
-"$QWORKER" --cpus 1 2> "$T/worker.err" &
+# (b) A worker's writes fail mid-run. Every commit makes a file of its
+# own here: appended to an open one, a small record may still fit in the
+# file's last page on a full disk (libq/segment.c).
+SPOOLQ_SEGMENT_REGIONS=1 "$QWORKER" --cpus 1 2> "$T/worker.err" &
 W=$!
 PIDS+=($W)
 two_done() { [ "$(done_count "$job")" = 2 ]; }

@@ -8,6 +8,7 @@
 #define TESTS_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,21 @@ static inline void tworker(struct tspool *t, const char *id, const char *host,
 	snprintf(rel, sizeof(rel), "workers/%s", id);
 	if (age)
 		tage(t, rel, age);
+}
+
+/* Entries in the spool's tmp/, dot files aside. */
+static inline int ttmp_entries(struct tspool *t)
+{
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/tmp", t->path);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* Does `rel` exist below the spool? */

@@ -378,6 +378,9 @@ Test(commit, disk_full_at_every_write, .timeout = 120)
 		q__sysio = q__sysio_libc;
 		completed = space_calls < k;
 
+		/* The open segment file keeps its tmp/ name until the spool
+		 * is closed (segment.c note 3); nothing else may be left. */
+		q__segment_close(t.sp);
 		cr_assert_eq(entries("%s/tmp", t.path), 0,
 			     "k=%u: temporaries left in tmp/", k);
 		bool has_record = exists("%s/jobs/%llu/done/0/0", t.path,
@@ -530,5 +533,47 @@ Test(commit, bundle_shares_one_segment)
 		cr_assert_eq(chunk, ch);
 		q_record_release(&rec);
 	}
+	tspool_fini(&t);
+}
+
+/* Commits of one process append to one open segment file (segment.c
+ * note 3): two commits, one file, each record found by its name; a chunk
+ * the file already holds (another attempt) starts a new file. */
+Test(commit, commits_append_to_one_file)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("append", 2));
+	struct q_claim a, b;
+	struct q_jobh *h = tclaim(&t, id, &a);
+	tclaim(&t, id, &b);
+	cr_assert_eq(tfinish(&t, h, &a, Q_STATE_DONE), 1);
+	cr_assert_eq(tfinish(&t, h, &b, Q_STATE_FAILED), 1);
+	struct stat sa, sb;
+	char pa[400], pb[400];
+	snprintf(pa, sizeof(pa), "%s/jobs/%llu/done/0/%llu", t.path,
+		 (unsigned long long)id, (unsigned long long)a.chunk);
+	snprintf(pb, sizeof(pb), "%s/jobs/%llu/done/0/%llu", t.path,
+		 (unsigned long long)id, (unsigned long long)b.chunk);
+	cr_assert_eq(stat(pa, &sa), 0);
+	cr_assert_eq(stat(pb, &sb), 0);
+	cr_assert_eq(sa.st_ino, sb.st_ino, "one file, two regions");
+	struct q_error err = Q_ERROR_INIT;
+	struct q_record rec;
+	cr_assert_eq(q_record_read(h, a.chunk, &rec, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(rec.items[0].state, Q_STATE_DONE);
+	q_record_release(&rec);
+	cr_assert_eq(q_record_read(h, b.chunk, &rec, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(rec.items[0].state, Q_STATE_FAILED);
+	q_record_release(&rec);
+	/* A late attempt of chunk a: a new file, and it loses. */
+	struct q_outcome late = { .item = a.chunk, .state = Q_STATE_FAILED };
+	cr_assert_eq(q_commit(h, t.cache, &a, "late.2.000002", &late, 1, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(q_record_read(h, a.chunk, &rec, &err), 0);
+	cr_assert_eq(rec.items[0].state, Q_STATE_DONE, "the first one counts");
+	q_record_release(&rec);
 	tspool_fini(&t);
 }

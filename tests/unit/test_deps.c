@@ -390,3 +390,62 @@ Test(deps, inputs_follow_after_order)
 	free(in);
 	tspool_fini(&t);
 }
+
+/* The finisher of a link is told which chunk it made ready (promote.c
+ * note 4) and can claim exactly that one; a second claim of it finds
+ * nothing, and a hint for another job is no hint. */
+/* Two tasks, b after a: submitted, a claimed and finished. */
+static uint64_t pair_with_a_done(struct tspool *t, struct q_jobh **h_out)
+{
+	struct q_job *job = q_job_new("pair");
+	struct q_group *a = q_job_add_group(job, "a", Q_TASK_COMMAND);
+	q_group_add_argv(a, "true");
+	struct q_group *b = q_job_add_group(job, "b", Q_TASK_COMMAND);
+	q_group_add_argv(b, "true");
+	add_after(b, 0, 0, 1, Q_AFTER_ALL);
+	uint64_t id = tsubmit(t, job);
+	uint64_t chunk;
+	cr_assert_not(q_take_promoted(id, &chunk), "nothing promoted yet");
+	struct q_claim claim;
+	*h_out = tclaim(t, id, &claim);
+	tfinish(t, *h_out, &claim, Q_STATE_DONE);
+	return id;
+}
+
+Test(deps, finisher_takes_the_link_it_released)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_jobh *h;
+	uint64_t id = pair_with_a_done(&t, &h);
+	uint64_t chunk;
+	cr_assert_not(q_take_promoted(id + 1, &chunk), "another job's hint");
+	/* The chunk itself, claimed directly. */
+	struct q_error err = Q_ERROR_INIT;
+	struct q_claim next;
+	cr_assert_eq(q_claim_chunk(h, "tester.1.000001", 1, 2, &next, &err), 0,
+		     "b needs one core, not two");
+	cr_assert_eq(q_claim_chunk(h, "tester.1.000001", 1, 1, &next, &err), 1,
+		     "%s", err.message);
+	cr_assert_eq(next.chunk, 1);
+	cr_assert_eq(q_claim_chunk(h, "tester.2.000002", 1, 1, &next, &err), 0,
+		     "claimed once");
+	/* Another thread of the same worker: the claim name is the same,
+	 * and must not look like its own (claim.c note 1). */
+	cr_assert_eq(q_claim_chunk(h, "tester.1.000001", 1, 1, &next, &err), 0,
+		     "a sibling thread's claim is not ours");
+	tspool_fini(&t);
+}
+
+Test(deps, finisher_is_told_what_it_made_ready)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_jobh *h;
+	uint64_t id = pair_with_a_done(&t, &h);
+	uint64_t chunk = 99;
+	cr_assert(q_take_promoted(id, &chunk));
+	cr_assert_eq(chunk, 1);
+	cr_assert_not(q_take_promoted(id, &chunk), "told once");
+	tspool_fini(&t);
+}

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "helpers.h"
+#include "jobh_internal.h"
 #include "inputfiles.h"
 
 /* Finish job `id` (one chunk) with item k's result `results[k]` (of
@@ -68,20 +69,6 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static int tmp_entries(struct tspool *t)
-{
-	char dir[160];
-	snprintf(dir, sizeof(dir), "%s/tmp", t->path);
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void prepare(struct tspool *t, uint64_t id, struct q_input_files *in)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -103,7 +90,7 @@ Test(inputfiles, each_kind_of_result_gets_a_readable_path)
 	uint64_t gen = one_chunk_job(&t, "gen", 3);
 	finish_with(&t, gen, results, lengths, 3);
 	uint64_t use = after_job(&t, gen, 3);
-	int before = tmp_entries(&t);
+	int before = ttmp_entries(&t);
 
 	struct q_input_files in = Q_INPUT_FILES_INIT;
 	prepare(&t, use, &in);
@@ -129,7 +116,7 @@ Test(inputfiles, each_kind_of_result_gets_a_readable_path)
 	cr_assert_eq(len, big);
 	cr_assert_eq(memcmp(text, bigtext, big), 0);
 	free(text);
-	cr_assert_eq(tmp_entries(&t), before + 1);
+	cr_assert_eq(ttmp_entries(&t), before + 1);
 
 	char **env = q_input_files_env(&in);
 	cr_assert_str_eq(env[0], "Q_INPUTS=3");
@@ -145,7 +132,7 @@ Test(inputfiles, each_kind_of_result_gets_a_readable_path)
 	q_input_files_release(&in);
 	struct stat st;
 	cr_assert_eq(stat(copy, &st), -1, "%s was not removed", copy);
-	cr_assert_eq(tmp_entries(&t), before);
+	cr_assert_eq(ttmp_entries(&t), before);
 	cr_assert(stat(prefix, &st) == 0, "the spool's own output stays");
 	free(copy);
 	free(bigtext);
@@ -234,6 +221,8 @@ static void limit_case(uint64_t n, bool listed)
 	tspool_init(&t);
 	uint64_t gen = one_chunk_job(&t, "gen", n);
 	finish_with(&t, gen, NULL, NULL, n);
+	/* The commit's open segment file keeps a tmp/ name until closed. */
+	q__segment_close(t.sp);
 	uint64_t use = after_job(&t, gen, n);
 	struct q_input_files in = Q_INPUT_FILES_INIT;
 	prepare(&t, use, &in);
@@ -247,13 +236,13 @@ static void limit_case(uint64_t n, bool listed)
 		cr_assert_eq(len, n * strlen("/dev/null\n"));
 		cr_assert(strncmp(text, "/dev/null\n/dev/null\n", 20) == 0);
 		free(text);
-		cr_assert_eq(tmp_entries(&t), 1);
+		cr_assert_eq(ttmp_entries(&t), 1);
 	} else {
 		cr_assert_str_eq(in.paths[n - 1], "/dev/null");
-		cr_assert_eq(tmp_entries(&t), 0);
+		cr_assert_eq(ttmp_entries(&t), 0);
 	}
 	q_input_files_release(&in);
-	cr_assert_eq(tmp_entries(&t), 0);
+	cr_assert_eq(ttmp_entries(&t), 0);
 	tspool_fini(&t);
 }
 
@@ -275,6 +264,6 @@ Test(inputfiles, a_missing_record_is_an_error)
 	cr_assert_eq(q_input_files_prepare(&in, h, t.cache, 0, &err), -ENOENT);
 	cr_assert(strstr(err.message, "has no result yet"), "%s", err.message);
 	q_input_files_release(&in);
-	cr_assert_eq(tmp_entries(&t), 0);
+	cr_assert_eq(ttmp_entries(&t), 0);
 	tspool_fini(&t);
 }

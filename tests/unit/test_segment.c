@@ -64,7 +64,7 @@ Test(segment, each_chunk_reads_back_its_own_record)
 	for (uint64_t c = 3; c <= 5; c++) {
 		char *rt;
 		size_t len;
-		cr_assert_eq(q__record_text_read(fd, "seg", c, 1 << 20, &rt,
+		cr_assert_eq(q__record_text_read(fd, "seg", 7, c, 1 << 20, &rt,
 						 &len), 0);
 		struct q_record back;
 		struct q_error err = Q_ERROR_INIT;
@@ -78,7 +78,7 @@ Test(segment, each_chunk_reads_back_its_own_record)
 	}
 	char *rt;
 	size_t len;
-	cr_assert_eq(q__record_text_read(fd, "seg", 6, 1 << 20, &rt, &len),
+	cr_assert_eq(q__record_text_read(fd, "seg", 7, 6, 1 << 20, &rt, &len),
 		     -EBADMSG, "a chunk the segment does not hold");
 	uint64_t job, chunk;
 	cr_assert_eq(q__segment_find_key(fd, "seg", key_b, &job, &chunk), 0);
@@ -100,7 +100,7 @@ Test(segment, plain_record_reads_whole)
 	int fd = dir_with(dir, "rec", text.data, text.len);
 	char *rt;
 	size_t len;
-	cr_assert_eq(q__record_text_read(fd, "rec", 2, 1 << 20, &rt, &len), 0);
+	cr_assert_eq(q__record_text_read(fd, "rec", 7, 2, 1 << 20, &rt, &len), 0);
 	cr_assert_eq(len, text.len);
 	cr_assert_eq(memcmp(rt, text.data, len), 0);
 	free(rt);
@@ -126,8 +126,47 @@ Test(segment, damaged_index_is_refused)
 		int fd = dir_with(dir, "seg", bad[i], strlen(bad[i]));
 		char *rt;
 		size_t len;
-		cr_assert_eq(q__record_text_read(fd, "seg", 3, 1 << 20, &rt,
+		cr_assert_eq(q__record_text_read(fd, "seg", 7, 3, 1 << 20, &rt,
 						 &len), -EBADMSG, "case %zu", i);
 		dir_done(dir, fd);
 	}
+}
+
+/* An appended file: regions one after another (each a whole segment),
+ * possibly of several jobs, and a torn last region that no name points
+ * into. A reader walks to its job's chunk; the torn tail does not stop
+ * it from finding what lies before. */
+Test(segment, regions_are_walked_and_a_torn_tail_is_harmless)
+{
+	struct q_record r1[2] = { make_record(3, key_a), make_record(4, NULL) };
+	struct q_record r2[1] = { make_record(3, key_b) };
+	r2[0].job = 8;      /* chunk 3 again, of another job */
+	struct q_buf text = Q_BUF_INIT;
+	q__segment_format(r1, 2, &text);
+	q__segment_format(r2, 1, &text);
+	q__buf_addstr(&text, "spoolq-segment 1\njob 9\nat 1 0 40");  /* torn */
+	char dir[64];
+	int fd = dir_with(dir, "seg", text.data, text.len);
+	char *rt;
+	size_t len;
+	struct q_record back;
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q__record_text_read(fd, "seg", 8, 3, 1 << 20, &rt, &len),
+		     0, "job 8's chunk 3 is in the second region");
+	cr_assert_eq(q__record_parse(&back, rt, len, "seg", &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(back.job, 8);
+	q_record_release(&back);
+	free(rt);
+	cr_assert_eq(q__record_text_read(fd, "seg", 7, 4, 1 << 20, &rt, &len),
+		     0);
+	free(rt);
+	uint64_t job, chunk;
+	cr_assert_eq(q__segment_find_key(fd, "seg", key_b, &job, &chunk), 0);
+	cr_assert_eq(job, 8);
+	cr_assert_eq(chunk, 3);
+	cr_assert_eq(q__record_text_read(fd, "seg", 9, 1, 1 << 20, &rt, &len),
+		     -EBADMSG, "the torn region is never read");
+	dir_done(dir, fd);
+	q__buf_release(&text);
 }

@@ -10,21 +10,6 @@
 #include "helpers.h"
 #include "sysio.h"
 
-/* Entries in the spool's tmp/ (dot files aside). */
-static int tmp_entries(struct tspool *t)
-{
-	char path[160];
-	snprintf(path, sizeof(path), "%s/tmp", t->path);
-	DIR *d = opendir(path);
-	cr_assert_not_null(d);
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static char *read_tmp(struct tspool *t, const char *name, size_t *len)
 {
 	char path[512];
@@ -53,7 +38,7 @@ Test(sink, small_output_stays_in_memory)
 	cr_assert_eq(out.len, 15);
 	cr_assert_eq(memcmp(out.data, "hello world 42\n", 15), 0);
 	cr_assert_str_empty(out.tmp);
-	cr_assert_eq(tmp_entries(&t), 0, "no file for a small output");
+	cr_assert_eq(ttmp_entries(&t), 0, "no file for a small output");
 	cr_assert_lt(budget, Q_SINK_RUN_BUDGET, "the bytes are accounted");
 	q_output_discard(t.sp, &out);
 	cr_assert_null(out.data);
@@ -101,7 +86,7 @@ Test(sink, big_output_spills_to_a_temporary)
 	cr_assert_eq(strncmp(data, "line 0\nline 1\n", 14), 0);
 	free(data);
 	q_output_discard(t.sp, &out);
-	cr_assert_eq(tmp_entries(&t), 0, "discarding removes the temporary");
+	cr_assert_eq(ttmp_entries(&t), 0, "discarding removes the temporary");
 	tspool_fini(&t);
 }
 
@@ -135,9 +120,9 @@ Test(sink, discard_leaves_nothing)
 	char *big = calloc(1, 2 * Q_SINK_MEMORY_MAX);
 	cr_assert_eq(q_sink_write(&s, big, 2 * Q_SINK_MEMORY_MAX), 0);
 	free(big);
-	cr_assert_eq(tmp_entries(&t), 1);
+	cr_assert_eq(ttmp_entries(&t), 1);
 	q_sink_discard(&s);
-	cr_assert_eq(tmp_entries(&t), 0);
+	cr_assert_eq(ttmp_entries(&t), 0);
 	cr_assert_eq(budget, Q_SINK_RUN_BUDGET);
 	tspool_fini(&t);
 }
@@ -164,6 +149,6 @@ Test(sink, failed_spill_is_sticky)
 	cr_assert_eq(q_sink_finish(&s, &out), -ENOSPC);
 	q_output_discard(t.sp, &out);
 	q_sink_discard(&s);
-	cr_assert_eq(tmp_entries(&t), 0);
+	cr_assert_eq(ttmp_entries(&t), 0);
 	tspool_fini(&t);
 }

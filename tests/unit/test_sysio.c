@@ -55,3 +55,27 @@ Test(sysio, create_empty_falls_back_without_mknod)
 	cr_assert_eq(e2, EEXIST);
 	tspool_fini(&t);
 }
+
+static int fsyncs;
+static int count_fsync(int fd)
+{
+	(void)fd;
+	fsyncs++;
+	return 0;
+}
+
+/* qworker --no-fsync: q__fsync does not reach the disk, and is back on
+ * when enabled again. */
+Test(sysio, fsync_can_be_turned_off)
+{
+	q__sysio.fsync = count_fsync;
+	cr_assert_eq(q__fsync(1), 0);
+	cr_assert_eq(fsyncs, 1);
+	q_fsync_enable(false);
+	cr_assert_eq(q__fsync(1), 0);
+	cr_assert_eq(fsyncs, 1, "no fsync while off");
+	q_fsync_enable(true);
+	cr_assert_eq(q__fsync(1), 0);
+	cr_assert_eq(fsyncs, 2);
+	q__sysio.fsync = q__sysio_libc.fsync;
+}

@@ -84,6 +84,19 @@ Q_EXPORT int q_claim_next(struct q_jobh *h, const char *worker_id,
 			  unsigned total_cores, struct q_claim *claim,
 			  struct q_error *err);
 /*
+ * The chunk of `job` that this thread last made ready by finishing its
+ * dependencies (in a commit), if any since it last asked: true and
+ * *chunk. A hint for running it next (q_claim_chunk), nothing more.
+ */
+Q_EXPORT bool q_take_promoted(uint64_t job, uint64_t *chunk);
+/* Claim the ready chunk `chunk` (first attempt) if it is still there and
+ * fits: 1 claimed, 0 not (someone else was first, or it does not fit),
+ * or -errno with err set. */
+Q_EXPORT int q_claim_chunk(struct q_jobh *h, const char *worker_id,
+			   uint64_t chunk, unsigned cores,
+			   struct q_claim *claim, struct q_error *err);
+
+/*
  * Claim up to `max` ready chunks of one shard at once (a bundle), into
  * claims[0..]: one rename each, all with the same thread count, never
  * more than a quarter of what the shard holds ready. Returns how many

@@ -62,6 +62,14 @@ Q_EXPORT bool q_spool_is_group(const struct q_spool *spool);
  */
 Q_EXPORT int q_spool_tmp_create(struct q_spool *spool, const char *purpose,
 				char *name_out, size_t name_size);
+/*
+ * Durability (DESIGN invariant 2) for this process: on by default. Off,
+ * every write stays atomic (written in tmp/, then renamed or linked) but
+ * nothing is fsynced: a crash of the process loses nothing, a crash of
+ * the machine may lose the last results (qworker --no-fsync).
+ */
+Q_EXPORT void q_fsync_enable(bool on);
+
 /* Remove a temporary made by q_spool_tmp_create. */
 Q_EXPORT void q_spool_tmp_remove(struct q_spool *spool, const char *name);
 
