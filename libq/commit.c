@@ -59,7 +59,8 @@
 /* A record's inline data stops growing here; later outputs get files. */
 #define Q_INLINE_BUDGET ((size_t)8 << 20)
 
-int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
+/* Unlink todo/<s>/<chunk>: 0, or -errno. */
+static int todo_unlink(struct q_jobh *h, uint64_t chunk)
 {
 	unsigned s = q_job_shard_of(h->job, chunk);
 	char name[32];
@@ -72,6 +73,14 @@ int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)chunk);
 	if (q__unlinkat(fd, name, 0) != 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+/* rmdir todo/<s>, then todo/, when they are empty: the job is finished
+ * when todo/ is gone. 0, or -errno. */
+static int todo_close_shard(struct q_jobh *h, unsigned s)
+{
+	char name[32];
 	int rootfd = q__jobh_dir_fd(h, Q_DIR_TODO);
 	if (rootfd == -ENOENT)
 		return 0;
@@ -89,6 +98,12 @@ int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
 		return 0;
 	}
 	return ret == -ENOTEMPTY ? 0 : ret;
+}
+
+int q__todo_countdown(struct q_jobh *h, uint64_t chunk)
+{
+	int ret = todo_unlink(h, chunk);
+	return ret < 0 ? ret : todo_close_shard(h, q_job_shard_of(h->job, chunk));
 }
 
 int q__release_dependents_many(struct q_jobh *h, struct q_jobcache *cache,
@@ -522,8 +537,9 @@ static void clean_up_claim(struct q_jobh *h, const struct q_claim *claim)
 				"'%s': %s\n", claim->name, strerror(errno));
 	}
 	/* Design note 4: the record is published; what fails from here on
-	 * is the repair sweep's to finish, not a failed commit. */
-	int ret = q__todo_countdown(h, claim->chunk);
+	 * is the repair sweep's to finish, not a failed commit. The shard's
+	 * rmdir is the caller's, once per shard of a bundle. */
+	int ret = todo_unlink(h, claim->chunk);
 	if (ret < 0) {
 		q__jobh_where(h, "todo", where, sizeof(where));
 		fprintf(stderr, "spoolq: warning: cannot count chunk %llu off "
@@ -579,6 +595,21 @@ static int commit_many(struct q_jobh *h, struct q_jobcache *cache,
 		 * todo entry go, and its dependents are released. */
 		clean_up_claim(h, &claims[i]);
 		released[nreleased++] = claims[i].chunk;
+	}
+	/* A bundle is one shard: its todo/<s> is tried once, not per chunk
+	 * (a failing rmdir is still a directory operation). */
+	for (size_t i = 0; i < n; i++) {
+		if (results[i] < 0 ||
+		    (i + 1 < n && claims[i + 1].shard == claims[i].shard &&
+		     results[i + 1] >= 0))
+			continue;
+		int tret = todo_close_shard(h, claims[i].shard);
+		if (tret < 0)
+			fprintf(stderr, "spoolq: warning: cannot count shard "
+				"%u of job %llu off: %s (the repair sweep "
+				"will)\n", claims[i].shard,
+				(unsigned long long)h->job->id,
+				strerror(-tret));
 	}
 	int rret = q__release_dependents_many(h, cache, released, nreleased);
 	if (rret < 0)

@@ -17,6 +17,10 @@
  * 3. Whether a dependency failed is decided per item when the dependent is
  *    about to run (q_dep_check), from the dependencies' records: releasing
  *    never looks at outcomes, so a failure cannot lose a wakeup.
+ * 4. Who waits for a finished chunk is looked up among the groups that
+ *    wait for anything (without a barrier), listed once per job handle:
+ *    a workflow of 100,000 independent tasks has 100,000 groups, and a
+ *    scan of them all for each finished chunk cost more than the task.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -191,6 +195,34 @@ static bool items_waiting_for(const struct q_after *a, const struct q_group *g,
 	return true;
 }
 
+/* Design note 4: the list, built by the first thread that needs it. */
+static const size_t *waiting_groups(struct q_jobh *h)
+{
+	size_t *list = __atomic_load_n(&h->waiting_groups, __ATOMIC_ACQUIRE);
+	if (list)
+		return list;
+	const struct q_job *job = h->job;
+	size_t n = 0;
+	list = q__calloc(job->ngroups + 1, sizeof(*list));
+	for (size_t i = 0; i < job->ngroups; i++) {
+		const struct q_group *g = &job->groups[i];
+		for (size_t k = 0; k < g->nafter; k++)
+			if (g->after[k].barrier < 0) {
+				list[++n] = i;
+				break;
+			}
+	}
+	list[0] = n;
+	size_t *none = NULL;
+	if (!__atomic_compare_exchange_n(&h->waiting_groups, &none, list,
+					 false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		free(list);     /* another thread was first */
+		return none;
+	}
+	return list;
+}
+
 int q__release_dependents_in(struct q_jobh *h, struct q_jobcache *cache,
 			     uint64_t dep_job, uint64_t chunk)
 {
@@ -218,8 +250,9 @@ int q__release_dependents_in(struct q_jobh *h, struct q_jobcache *cache,
 		if ((ret = release_one(h, cache, 'x', b, dep_job, chunk)) < 0)
 			return ret;
 	}
-	for (size_t i = 0; i < job->ngroups; i++) {
-		const struct q_group *g = &job->groups[i];
+	const size_t *waiting = waiting_groups(h);
+	for (size_t w = 1; w <= waiting[0]; w++) {
+		const struct q_group *g = &job->groups[waiting[w]];
 		for (size_t k = 0; k < g->nafter; k++) {
 			const struct q_after *a = &g->after[k];
 			if (a->barrier >= 0 || real_job(h, a->job) != dep_job)

@@ -71,6 +71,7 @@ void q_jobh_close(struct q_jobh *h)
 	if (h->dirfd >= 0)
 		close(h->dirfd);
 	free(h->chunk_health);
+	free(h->waiting_groups);
 	q_job_release(h->job);
 	free(h);
 }

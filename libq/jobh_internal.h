@@ -42,6 +42,9 @@ struct q_jobh {
 	/* q_cancel_check found no cancel/ before this (monotonic ns); read
 	 * and written atomically by any thread (cancel.c note). */
 	int64_t no_cancel_until;
+	/* The groups that wait for anything: [0] is their count, then their
+	 * indices (deps.c note 4); built on first use, set once. */
+	size_t *waiting_groups;
 };
 
 /* A directory handle of the job: fd (owned by the handle) or -errno. */
