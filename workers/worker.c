@@ -32,7 +32,8 @@
  * 6. Short chunks are claimed in bundles (claim.c note 3): the worker
  *    measures each job's time per chunk (the runs it reaps, commits not
  *    counted) and claims enough chunks for about BUNDLE_TARGET_NS, at
- *    most BUNDLE_MAX; a job it has not measured yet gets one chunk. A
+ *    most BUNDLE_MAX chunks and BUNDLE_MAX_TASKS tasks (their outcomes
+ *    wait in memory for the commit); a job not measured yet gets one. A
  *    bundle runs on one slot and commits in one segment (runner.c note
  *    8), so the per-claim and per-commit file-system work (a rename, an
  *    fsync or two) is shared by the bundle's chunks, while a long task
@@ -73,6 +74,7 @@
  * BUNDLE_MAX (claim.c also keeps each to a share of its shard). */
 #define BUNDLE_TARGET_NS 20e6
 #define BUNDLE_MAX 128
+#define BUNDLE_MAX_TASKS 4096.0
 
 struct pace {
 	uint64_t job;
@@ -279,13 +281,19 @@ static void note_pace(struct worker *w, uint64_t job, double chunk_ns)
 }
 
 /* How many chunks of `job` to claim at once (design note 6). */
-static size_t bundle_size(struct worker *w, uint64_t job)
+static size_t bundle_size(struct worker *w, const struct q_job *job)
 {
-	double pace = chunk_pace(w, job);
+	double pace = chunk_pace(w, job->id);
 	/* --max-tasks counts tasks: claim one chunk at a time there. */
 	if (pace <= 0 || w->opt->max_tasks)
 		return 1;
 	double n = BUNDLE_TARGET_NS / pace;
+	/* The bundle's outcomes wait in memory for its commit: bounded in
+	 * tasks, so a worker's memory stays flat however big the array. */
+	double per_chunk = job->nchunks ? (double)job->nitems /
+						  (double)job->nchunks : 1;
+	if (n > BUNDLE_MAX_TASKS / per_chunk)
+		n = BUNDLE_MAX_TASKS / per_chunk;
 	if (n < 1)
 		return 1;
 	return n > BUNDLE_MAX ? BUNDLE_MAX : (size_t)n;
@@ -452,7 +460,7 @@ static int claim_one(struct worker *w)
 		int each = run_each_worker_tasks(w, h);
 		if (each != 0)
 			return each;
-		size_t max = bundle_size(w, w->active[i]);
+		size_t max = bundle_size(w, q_jobh_job(h));
 		struct q_claim *claims = calloc(max, sizeof(*claims));
 		if (!claims)
 			abort();
