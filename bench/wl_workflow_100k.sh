@@ -37,7 +37,6 @@ one() {
 	rm -rf "$spool"
 	echo "$t $submit_s"
 }
-probe() { one "$1" | cut -d' ' -f1; }
 
 case ${1:-} in
 spoolq)
