@@ -109,6 +109,23 @@ YAML
 )
 expect_eq "Q_SPOOL is absolute" "$T/rel/relspool" "$(cat "$T/rel/out")"
 
+# A command name is looked up in the task's own PATH (workers/command.c
+# note 5 remembers the last lookup): two tasks naming the same program,
+# each with another PATH, each run their own, and one not on its PATH
+# fails with 127.
+mkdir -p "$T/bin1" "$T/bin2"
+printf '#!/bin/sh\necho one\n' > "$T/bin1/which-one"
+printf '#!/bin/sh\necho two\n' > "$T/bin2/which-one"
+chmod +x "$T/bin1/which-one" "$T/bin2/which-one"
+p1=$("$QSUBMIT" --env "PATH=$T/bin1:/usr/bin:/bin" -- which-one)
+p2=$("$QSUBMIT" --env "PATH=$T/bin2:/usr/bin:/bin" -- which-one)
+p3=$("$QSUBMIT" --env "PATH=/usr/bin:/bin" -- which-one)
+"$QWORKER" --exit-when-idle --cpus 1 2> /dev/null
+expect_eq "the first PATH's program" one "$("$QCOLLECT" "$p1")"
+expect_eq "the second PATH's program" two "$("$QCOLLECT" "$p2")"
+check "not on its PATH: exit 127" grep -q '"exit": 127' \
+	<("$QSTATUS" "$p3" --tasks --json)
+
 # The spool is private.
 expect_eq "spool mode" 700 "$(stat -c %a "$QSPOOL")"
 finish
