@@ -74,19 +74,25 @@ static inline void tworker(struct tspool *t, const char *id, const char *host,
 		tage(t, rel, age);
 }
 
-/* Entries in the spool's tmp/, dot files aside. */
-static inline int ttmp_entries(struct tspool *t)
+/* Entries in the directory `path`, dot files aside. */
+static inline int tdir_entries(const char *path)
 {
-	char dir[160];
-	snprintf(dir, sizeof(dir), "%s/tmp", t->path);
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
+	DIR *d = opendir(path);
+	cr_assert_not_null(d, "%s", path);
 	int n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+/* Entries in the spool's tmp/, dot files aside. */
+static inline int ttmp_entries(struct tspool *t)
+{
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/tmp", t->path);
+	return tdir_entries(dir);
 }
 
 /* Does `rel` exist below the spool? */

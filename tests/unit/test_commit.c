@@ -316,14 +316,7 @@ static int entries(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(path, sizeof(path), fmt, ap);
 	va_end(ap);
-	DIR *d = opendir(path);
-	cr_assert_not_null(d, "%s", path);
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return tdir_entries(path);
 }
 
 Test(commit, disk_full_at_every_write, .timeout = 120)
