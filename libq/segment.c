@@ -387,7 +387,9 @@ int q__segment_append(struct q_spool *sp, const void *data, size_t len,
 						__ATOMIC_ACQUIRE)) {
 			w = fresh;
 		} else {
+			/* Another thread was first. */
 			pthread_mutex_destroy(&fresh->lock);
+			free(fresh->held);
 			free(fresh);
 			w = none;
 		}
