@@ -301,17 +301,6 @@ int q__publish_replace(struct q_spool *sp, const char *tmpname, int destfd,
 int q__publish_first(struct q_spool *sp, const char *tmpname, int destfd,
 		     const char *dest)
 {
-	int ret = q__link_first(sp, tmpname, destfd, dest);
-	if (ret < 0)
-		return ret;
-	if (q__fsync_dir(destfd) != 0)
-		return -errno;
-	return 0;
-}
-
-int q__link_first(struct q_spool *sp, const char *tmpname, int destfd,
-		  const char *dest)
-{
 	if (q__linkat(sp->tmpfd, tmpname, destfd, dest) != 0) {
 		int saved = errno;
 		/* The link may exist because ours succeeded (NFS retransmit):
@@ -326,6 +315,8 @@ int q__link_first(struct q_spool *sp, const char *tmpname, int destfd,
 		    dst.st_ino != st.st_ino || dst.st_dev != st.st_dev)
 			return -saved;
 	}
+	if (q__fsync_dir(destfd) != 0)
+		return -errno;
 	return 0;
 }
 

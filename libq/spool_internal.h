@@ -95,11 +95,6 @@ int q__publish_replace(struct q_spool *sp, const char *tmpname, int destfd,
 		       const char *dest);
 int q__publish_first(struct q_spool *sp, const char *tmpname, int destfd,
 		     const char *dest);
-/* q__publish_first without the fsync of destfd: for a caller that links
- * one temporary to several names (a bundle's segment, commit.c) and
- * syncs each directory once afterwards. */
-int q__link_first(struct q_spool *sp, const char *tmpname, int destfd,
-		  const char *dest);
 
 /* Remove tmp/<name>, ignoring ENOENT. */
 void q__tmp_remove(struct q_spool *sp, const char *name);

@@ -684,6 +684,23 @@ static void commit_ran(struct q_run *r, struct q_claim *claims,
 	free(results);
 }
 
+/* The chunks that ran but cannot be committed (the spool is full): their
+ * outputs dropped, the chunks handed back. Returns 0, the chunks left. */
+static size_t give_back_ran(struct q_run *r, const struct q_claim *ran,
+			    struct q_outcome **outs, const size_t *counts,
+			    size_t nran)
+{
+	for (size_t k = 0; k < nran; k++) {
+		struct q_error err = Q_ERROR_INIT;
+		drop_outputs(r, outs[k], counts[k]);
+		free(outs[k]);
+		if (q_claim_handback(r->h, &ran[k], &err) < 0)
+			q_error_print(stderr, "qworker", &err);
+	}
+	r->handed_back = true;
+	return 0;
+}
+
 /* Run and commit the bundle r->claims[0..nclaims). */
 static void run_bundle(struct q_run *r)
 {
@@ -716,12 +733,9 @@ static void run_bundle(struct q_run *r)
 			if (end == CHUNK_ABORTED) {
 				/* A stop commits what ran; a full disk
 				 * cannot: those go back too. */
-				if (r->result < 0) {
-					for (size_t k = 0; k < nran; k++)
-						drop_outputs(r, outs[k],
-							     counts[k]);
-					nran = 0;
-				}
+				if (r->result < 0)
+					nran = give_back_ran(r, ran, outs,
+							     counts, nran);
 				give_back_rest(r, 0);
 				break;
 			}
@@ -785,7 +799,6 @@ static bool next_in_chain(struct q_run *r)
 	r->claim = claim;
 	__atomic_store_n(&r->phase, Q_RUN_RUNNING, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->settled[0], false, __ATOMIC_RELEASE);
-	r->chained++;
 	return true;
 }
 

@@ -48,7 +48,6 @@ struct q_run {
 	uint64_t items_run;
 	int64_t run_ns;            /* time spent running chunks, not committing */
 	uint64_t chunks_run;
-	uint64_t chained;          /* chunks it claimed itself (note 9) */
 	size_t sink_budget;        /* memory its items' outputs may hold */
 	bool handed_back;          /* the chunk went back to ready/, same
 				    * attempt */
