@@ -45,6 +45,10 @@ int q_cli_usage_error(struct q_cli *cli, const char *fmt, ...)
 /* A whole number in [min, max]; -1 (message printed) otherwise. */
 int q_cli_u64(struct q_cli *cli, const char *opt, const char *text,
 	      uint64_t min, uint64_t max, uint64_t *out);
+/* A size in bytes: a whole number, or with a suffix K, M, G, T (KiB,
+ * MiB, GiB, TiB; "KiB", "MiB", ... also), in [min, max]. */
+int q_cli_bytes(struct q_cli *cli, const char *opt, const char *text,
+		uint64_t min, uint64_t max, uint64_t *out);
 /* A duration: a number of seconds, or with a suffix s, m, h, d. */
 int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,
 		  double *out);

@@ -179,8 +179,21 @@ static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
 			bool *moved_any)
 {
 	struct q_spool *sp = h->sp;
+	struct q_item_record *r = &rec->items[i];
 	memset(st, 0, sizeof(*st));
 	moved->name[0] = '\0';
+	if (out->held && !is_err && sp->world[0] && out->summed) {
+		/* Kept by this worker, an MPI rank (workers/mpipath.c). */
+		st->where = Q_STREAM_HELD;
+		st->length = out->len;
+		r->out_summed = true;
+		r->out_sum = out->sum;
+		memcpy(r->held_world, sp->world, sizeof(r->held_world));
+		r->held_rank = sp->world_rank;
+		return 0;
+	}
+	if (out->held)
+		return -EINVAL;   /* a worker's bug: nothing holds it */
 	if (out->data && out->len <= Q_INLINE_MAX &&
 	    data->len + out->len <= Q_INLINE_BUDGET) {
 		st->where = Q_STREAM_INLINE;
@@ -188,6 +201,15 @@ static int place_stream(struct q_jobh *h, struct q_record *rec, size_t i,
 		st->length = out->len;
 		q__buf_add(data, out->data, out->len);
 		return 0;
+	}
+	/* A file: its checksum goes into the record (stdout, a result). */
+	if (out->data && !out->summed) {
+		out->summed = true;
+		out->sum = q_checksum(out->data, out->len);
+	}
+	if (!is_err && out->summed) {
+		r->out_summed = true;
+		r->out_sum = out->sum;
 	}
 	if (out->data) {
 		int ret = memory_to_tmp(sp, out);

@@ -142,6 +142,13 @@ int q__record_stream_file(struct q_jobh *h, const struct q_record *rec,
 void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
 			   size_t i, bool want_err);
 void q__record_format(const struct q_record *rec, struct q_buf *out);
+/* An MPI world id as records hold it: "w" and 16 hex digits. */
+bool q__world_valid(const char *world);
+/* Item i's result bytes against the record's checksum (if it has one):
+ * 0, or -EBADMSG with err set naming the result. */
+int q__record_sum_check(struct q_jobh *h, const struct q_record *rec,
+			size_t i, const void *data, size_t len,
+			struct q_error *err);
 int q__record_parse(struct q_record *rec, char *text, size_t len,
 		    const char *where, struct q_error *err);
 

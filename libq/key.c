@@ -119,6 +119,18 @@ static int hash_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 	if (st->where == Q_STREAM_INLINE) {
 		sha256_update(&c, st->length,
 			      (const uint8_t *)rec->data + st->offset);
+	} else if (st->where == Q_STREAM_HELD) {
+		/* Held by an MPI rank (a pure task's output always has a key,
+		 * so this is rare): its bytes, wherever they are. */
+		char *bytes;
+		size_t len;
+		struct q_error err = Q_ERROR_INIT;
+		int ret = q_record_output_mem(h, rec, i, false, SIZE_MAX,
+					      &bytes, &len, &err);
+		if (ret < 0)
+			return ret;
+		sha256_update(&c, len, (const uint8_t *)bytes);
+		free(bytes);
 	} else if (st->where == Q_STREAM_FILE) {
 		int fd = q__record_stream_file(h, rec, i, false);
 		if (fd < 0)

@@ -75,6 +75,9 @@ static void format_stream(struct q_buf *b, const struct q_stream *st)
 	case Q_STREAM_FILE:
 		q__buf_printf(b, "f%llu", (unsigned long long)st->length);
 		break;
+	case Q_STREAM_HELD:
+		q__buf_printf(b, "m%llu", (unsigned long long)st->length);
+		break;
 	}
 }
 
@@ -84,8 +87,8 @@ static bool parse_stream(const char *tok, struct q_stream *st)
 	memset(st, 0, sizeof(*st));
 	if (strcmp(tok, "-") == 0)
 		return true;
-	if (tok[0] == 'f') {
-		st->where = Q_STREAM_FILE;
+	if (tok[0] == 'f' || tok[0] == 'm') {
+		st->where = tok[0] == 'f' ? Q_STREAM_FILE : Q_STREAM_HELD;
 		return q__parse_u64(tok + 1, NULL, &st->length);
 	}
 	if (tok[0] == 'i') {
@@ -133,6 +136,17 @@ void q__record_format(const struct q_record *rec, struct q_buf *b)
 			q__buf_printf(b, "key %llu %s\n",
 				      (unsigned long long)rec->items[i].item,
 				      rec->items[i].key);
+	for (uint64_t i = 0; i < rec->count; i++) {
+		const struct q_item_record *it = &rec->items[i];
+		if (it->out_summed)
+			q__buf_printf(b, "sum %llu %016llx\n",
+				      (unsigned long long)it->item,
+				      (unsigned long long)it->out_sum);
+		if (it->out.where == Q_STREAM_HELD)
+			q__buf_printf(b, "held %llu %s %u\n",
+				      (unsigned long long)it->item,
+				      it->held_world, it->held_rank);
+	}
 	if (rec->chunk_key[0])
 		q__buf_printf(b, "chunkkey %s\n", rec->chunk_key);
 	if (rec->cached_job)
@@ -163,6 +177,33 @@ static int bad(struct q_error *err, const char *where, unsigned line,
 	return q_error_set(err, Q_ERR_SYSTEM, 0,
 			   "record '%s' is damaged: line %u: %s", where, line,
 			   what);
+}
+
+/* The item a `key`, `sum` or `held` line names, or NULL. */
+static struct q_item_record *item_of(struct q_record *rec, bool have_chunk,
+				     const char *tok)
+{
+	uint64_t item;
+	if (!have_chunk || !q__tok_u64(tok, &item) || item < rec->first ||
+	    item - rec->first >= rec->count)
+		return NULL;
+	return &rec->items[item - rec->first];
+}
+
+/* 16 lower-case hex digits. */
+static bool parse_sum(const char *hex, uint64_t *out)
+{
+	if (strlen(hex) != 16 || strspn(hex, "0123456789abcdef") != 16)
+		return false;
+	*out = strtoull(hex, NULL, 16);
+	return true;
+}
+
+bool q__world_valid(const char *world)
+{
+	size_t n = strlen(world);
+	return n == 17 && world[0] == 'w' &&
+	       strspn(world + 1, "0123456789abcdef") == n - 1;
 }
 
 /*
@@ -218,6 +259,7 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 			{ "job", 2 },	  { "chunk", 5 },   { "worker", 2 },
 			{ "host", 2 },	  { "claimed", 2 }, { "item", 10 },
 			{ "key", 3 },	  { "chunkkey", 2 }, { "cached", 3 },
+			{ "sum", 3 },	  { "held", 4 },
 		};
 		for (size_t j = 0; j < Q_ARRAY_SIZE(known); j++)
 			if (strcmp(k, known[j].key) == 0 && n != known[j].ntok)
@@ -264,6 +306,25 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 				memcpy(rec->items[kitem - rec->first].key, hex,
 				       Q_KEY_HEX);
 			}
+		} else if (strcmp(k, "sum") == 0 || strcmp(k, "held") == 0) {
+			struct q_item_record *r = item_of(rec, have_chunk,
+							  tok[1]);
+			if (!r)
+				goto malformed;
+			if (k[0] == 's') {
+				if (!parse_sum(tok[2], &r->out_sum))
+					goto malformed;
+				r->out_summed = true;
+			} else {
+				uint64_t rank;
+				if (!q__world_valid(tok[2]) ||
+				    !q__tok_u64(tok[3], &rank) ||
+				    rank > 1u << 24)
+					goto malformed;
+				snprintf(r->held_world, sizeof(r->held_world),
+					 "%s", tok[2]);
+				r->held_rank = (unsigned)rank;
+			}
 		} else if (strcmp(k, "cached") == 0) {
 			if (!q__tok_u64(tok[1], &rec->cached_job) ||
 			    !q__tok_u64(tok[2], &rec->cached_chunk) ||
@@ -306,6 +367,13 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 	 * damaged (found by tests/fuzz/fuzz_record). */
 	if (!have_chunk || nitems != rec->count || !rec->worker || !rec->host)
 		return bad(err, where, it.lineno, "incomplete header");
+	/* A held output must say where, and what its bytes sum to. */
+	for (uint64_t i = 0; i < rec->count; i++)
+		if (rec->items[i].out.where == Q_STREAM_HELD &&
+		    (!rec->items[i].held_world[0] ||
+		     !rec->items[i].out_summed))
+			return bad(err, where, it.lineno,
+				   "a held output without its place or sum");
 	rec->data_len = (size_t)data_len;
 	rec->data = q__malloc(rec->data_len + 1);
 	memcpy(rec->data, nl + 1, rec->data_len);
@@ -396,12 +464,18 @@ static void stream_file_name(char *out, size_t size,
 		 rec->worker, err ? "err" : "out");
 }
 
+/* A stream stored as a file of its own: always, or once spilled. */
+static bool has_file(const struct q_stream *st)
+{
+	return st->where == Q_STREAM_FILE || st->where == Q_STREAM_HELD;
+}
+
 char *q_record_output_path(struct q_jobh *h, const struct q_record *rec,
 			   size_t i, bool want_err)
 {
 	const struct q_stream *st = want_err ? &rec->items[i].err
 					     : &rec->items[i].out;
-	if (st->where != Q_STREAM_FILE)
+	if (!has_file(st))
 		return NULL;
 	char name[Q_CLAIM_NAME_MAX];
 	stream_file_name(name, sizeof(name), rec, i, want_err);
@@ -444,7 +518,7 @@ int q_record_output_check(struct q_jobh *h, const struct q_record *rec,
 {
 	const struct q_stream *st = want_err ? &rec->items[i].err
 					     : &rec->items[i].out;
-	if (st->where != Q_STREAM_FILE)
+	if (!has_file(st))
 		return 0;
 	int fd = stream_open(h, rec, i, want_err, err);
 	if (fd < 0)
@@ -457,6 +531,76 @@ void q__record_stream_name(char *out, size_t size, const struct q_record *rec,
 			   size_t i, bool want_err)
 {
 	stream_file_name(out, size, rec, i, want_err);
+}
+
+/*
+ * A held output that is not in the spool (yet): ask the MPI fast path
+ * (q_spool_set_world), or say where it is and how to get it written.
+ */
+static int held_fetch(struct q_jobh *h, const struct q_record *rec, size_t i,
+		      char **data_out, size_t *len_out, struct q_error *err)
+{
+	const struct q_item_record *it = &rec->items[i];
+	if (h->sp->hooks.fetch)
+		return h->sp->hooks.fetch(h->sp->hooks.arg, h, rec, i,
+					  data_out, len_out, err);
+	return q_error_set(err, Q_ERR_SYSTEM, EAGAIN,
+			   "the result of job %llu item %llu (%llu bytes) is "
+			   "held in the memory of worker '%s' (MPI rank %u of "
+			   "world %s) and is not in the spool yet: that worker "
+			   "writes it when it exits, or at once on SIGUSR1 "
+			   "(kill -USR1 on host %s); if the worker was "
+			   "killed, the result is lost: a worker of an MPI "
+			   "job that needs it recomputes it, or resubmit the "
+			   "task", (unsigned long long)rec->job,
+			   (unsigned long long)it->item,
+			   (unsigned long long)it->out.length, rec->worker,
+			   it->held_rank, it->held_world, rec->host);
+}
+
+/* The stream's bytes do not match the record's checksum. */
+static int sum_mismatch(struct q_jobh *h, const struct q_record *rec,
+			size_t i, struct q_error *err)
+{
+	char *path = q_record_output_path(h, rec, i, false);
+	int ret = q_error_set(err, Q_ERR_SYSTEM, EBADMSG,
+			      "the result of job %llu item %llu does not match "
+			      "its checksum%s%s%s: it was damaged after it was "
+			      "written (it is not used)",
+			      (unsigned long long)rec->job,
+			      (unsigned long long)rec->items[i].item,
+			      path ? " ('" : "", path ? path : "",
+			      path ? "')" : "");
+	free(path);
+	return ret;
+}
+
+int q__record_sum_check(struct q_jobh *h, const struct q_record *rec,
+			size_t i, const void *data, size_t len,
+			struct q_error *err)
+{
+	const struct q_item_record *it = &rec->items[i];
+	if (!it->out_summed)
+		return 0;
+	if (len != it->out.length || q_checksum(data, len) != it->out_sum)
+		return sum_mismatch(h, rec, i, err);
+	return 0;
+}
+
+/* Open a stream's file; for a held one not spilled yet, -ENOENT with
+ * err untouched. */
+static int stream_open_or_held(struct q_jobh *h, const struct q_record *rec,
+			       size_t i, bool want_err, struct q_error *err)
+{
+	const struct q_stream *st = want_err ? &rec->items[i].err
+					     : &rec->items[i].out;
+	if (st->where == Q_STREAM_HELD) {
+		int fd = stream_open(h, rec, i, want_err, NULL);
+		if (fd != -ENOENT && fd < 0)
+			return stream_open(h, rec, i, want_err, err);
+		return fd;
+	}
+	return stream_open(h, rec, i, want_err, err);
 }
 
 int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
@@ -474,9 +618,24 @@ int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 					   "cannot write output");
 		return 0;
 	}
-	int fd = stream_open(h, rec, i, want_err, err);
+	int fd = stream_open_or_held(h, rec, i, want_err, err);
+	if (fd == -ENOENT) {
+		char *data;
+		size_t len;
+		int ret = held_fetch(h, rec, i, &data, &len, err);
+		if (ret < 0)
+			return ret;
+		ret = q__record_sum_check(h, rec, i, data, len, err);
+		if (ret == 0 && len && fwrite(data, 1, len, out) != len)
+			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
+					  "cannot write output");
+		free(data);
+		return ret;
+	}
 	if (fd < 0)
 		return fd;
+	bool check = !want_err && rec->items[i].out_summed;
+	struct q_sum *sum = check ? q__sum_new() : NULL;
 	char buf[65536];
 	uint64_t left = st->length;
 	int ret = 0;
@@ -498,10 +657,45 @@ int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 					  "cannot write output");
 			break;
 		}
+		if (sum)
+			q__sum_add(sum, buf, (size_t)n);
 		left -= (uint64_t)n;
 	}
 	close(fd);
+	/* Streamed already: a mismatch can only be reported, after. */
+	if (ret == 0 && sum && q__sum_value(sum) != rec->items[i].out_sum)
+		ret = sum_mismatch(h, rec, i, err);
+	q__sum_free(sum);
 	return ret;
+}
+
+/* q_record_output_mem of a held output that is not in the spool. */
+static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
+		      size_t max, char **data_out, size_t *len_out,
+		      struct q_error *err)
+{
+	char *data;
+	size_t len;
+	int ret = held_fetch(h, rec, i, &data, &len, err);
+	if (ret < 0)
+		return ret;
+	ret = q__record_sum_check(h, rec, i, data, len, err);
+	if (ret < 0) {
+		free(data);
+		return ret;
+	}
+	if (len > max)
+		len = max;
+	char *grown = realloc(data, len + 1);
+	if (!grown) {
+		free(data);
+		return q_error_set(err, Q_ERR_SYSTEM, ENOMEM,
+				   "no memory for an input of %zu bytes", len);
+	}
+	grown[len] = '\0';
+	*data_out = grown;
+	*len_out = len;
+	return 0;
 }
 
 int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
@@ -517,8 +711,13 @@ int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 	if (st->where == Q_STREAM_INLINE) {
 		memcpy(data, rec->data + st->offset, want);
 		got = want;
-	} else if (st->where == Q_STREAM_FILE) {
-		int fd = stream_open(h, rec, i, want_err, err);
+	} else if (has_file(st)) {
+		int fd = stream_open_or_held(h, rec, i, want_err, err);
+		if (fd == -ENOENT) {
+			free(data);
+			return held_input(h, rec, i, max, data_out, len_out,
+					  err);
+		}
 		if (fd < 0) {
 			free(data);
 			return fd;
@@ -534,6 +733,16 @@ int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 		close(fd);
 	}
 	data[got] = '\0';
+	/* A whole result is checked; a cut one cannot be. */
+	if (!want_err && want == st->length && has_file(st)) {
+		int ret = q__record_sum_check(h, rec, i, data, got, err);
+		if (ret < 0) {
+			free(data);
+			return ret;
+		}
+		if (h->sp->hooks.file_read)
+			h->sp->hooks.file_read(h->sp->hooks.arg, rec->job, got);
+	}
 	*data_out = data;
 	*len_out = got;
 	return 0;

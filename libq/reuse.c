@@ -32,7 +32,13 @@ static int stream_to_output(struct q_jobh *src, const struct q_record *rec,
 	memset(out, 0, sizeof(*out));
 	if (st->where == Q_STREAM_NONE || st->length == 0)
 		return 0;
-	if (st->where == Q_STREAM_FILE) {
+	if (!want_err && rec->items[i].out_summed) {
+		out->summed = true;
+		out->sum = rec->items[i].out_sum;
+	}
+	/* A held output is reused once spilled; before, the link fails
+	 * and the task runs again. */
+	if (st->where == Q_STREAM_FILE || st->where == Q_STREAM_HELD) {
 		char name[Q_CLAIM_NAME_MAX];
 		int outfd = q__jobh_shard_fd(src, Q_SHARD_OUT,
 					     q_job_shard_of(src->job, rec->chunk));

@@ -15,6 +15,9 @@
  * 3. Errors are sticky: after a failed write (a full disk, typically)
  *    every later write fails the same way, and q_sink_finish reports it,
  *    so the caller decides once what a lost output means.
+ * 4. Checksums: a big output's bytes are hashed as they go to the file
+ *    (from the spill on), so nobody reads the file back to checksum it;
+ *    a held output is hashed once in memory at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,9 +39,20 @@ void q_sink_init(struct q_sink *s, struct q_spool *spool, const char *purpose,
 	s->fd = -1;
 }
 
+void q_sink_hold(struct q_sink *s, size_t max)
+{
+	s->hold_max = max;
+}
+
+/* Memory beyond the small bound is the MPI store's, not the run's. */
+static bool uses_budget(const struct q_sink *s)
+{
+	return s->budget && !s->hold_max;
+}
+
 static void give_memory_back(struct q_sink *s)
 {
-	if (s->budget)
+	if (uses_budget(s))
 		*s->budget += s->cap;
 	free(s->data);
 	s->data = NULL;
@@ -54,6 +68,8 @@ static int spill(struct q_sink *s)
 		return -errno;
 	}
 	s->fd = fd;
+	s->sum = q__sum_new();
+	q__sum_add(s->sum, s->data, s->len);
 	if (s->len && q__write_all(fd, s->data, s->len) != 0)
 		return -errno;
 	give_memory_back(s);
@@ -64,21 +80,26 @@ static int spill(struct q_sink *s)
  * false when the sink must spill instead. */
 static bool reserve(struct q_sink *s, size_t len)
 {
+	size_t bound = s->hold_max > Q_SINK_MEMORY_MAX ? s->hold_max
+						       : Q_SINK_MEMORY_MAX;
 	size_t need = s->len + len;
-	if (need > Q_SINK_MEMORY_MAX)
+	if (need > bound || need < len)
 		return false;
 	if (need <= s->cap)
 		return true;
 	size_t cap = s->cap ? s->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	if (cap > Q_SINK_MEMORY_MAX)
-		cap = Q_SINK_MEMORY_MAX;
+	if (cap > bound)
+		cap = bound;
 	size_t more = cap - s->cap;
-	if (s->budget && *s->budget < more)
+	if (uses_budget(s) && *s->budget < more)
 		return false;
-	s->data = q__realloc(s->data, cap);
-	if (s->budget)
+	char *grown = realloc(s->data, cap);
+	if (!grown)
+		return false;   /* too big for memory: it spills instead */
+	s->data = grown;
+	if (uses_budget(s))
 		*s->budget -= more;
 	s->cap = cap;
 	return true;
@@ -100,6 +121,8 @@ int q_sink_write(struct q_sink *s, const void *data, size_t len)
 		ret = spill(s);
 	if (ret == 0 && q__write_all(s->fd, data, len) != 0)
 		ret = -errno;
+	if (ret == 0)
+		q__sum_add(s->sum, data, len);
 	if (ret < 0)
 		s->errnum = -ret;
 	return ret;
@@ -137,7 +160,13 @@ int q_sink_finish(struct q_sink *s, struct q_output *out)
 		s->fd = -1;
 		snprintf(out->tmp, sizeof(out->tmp), "%s", s->tmp);
 		s->tmp[0] = '\0';
+		out->summed = true;
+		out->sum = q__sum_value(s->sum);
 	} else if (s->len) {
+		if (s->len > Q_SINK_MEMORY_MAX) {
+			out->summed = true;
+			out->sum = q_checksum(s->data, s->len);
+		}
 		/* The budget stays spent until the output is released: the
 		 * bytes live on in the outcome. */
 		out->data = s->data;
@@ -145,6 +174,8 @@ int q_sink_finish(struct q_sink *s, struct q_output *out)
 		s->data = NULL;
 		s->len = s->cap = 0;
 	}
+	q__sum_free(s->sum);
+	s->sum = NULL;
 	return ret;
 }
 
@@ -155,6 +186,8 @@ void q_sink_discard(struct q_sink *s)
 	s->fd = -1;
 	q__tmp_remove(s->spool, s->tmp);
 	s->tmp[0] = '\0';
+	q__sum_free(s->sum);
+	s->sum = NULL;
 	give_memory_back(s);
 }
 

@@ -83,6 +83,23 @@ bool q_spool_is_group(const struct q_spool *spool)
 	return spool->group;
 }
 
+void q_spool_set_world(struct q_spool *spool, const char *world,
+		       unsigned rank, const struct q_world_hooks *hooks)
+{
+	snprintf(spool->world, sizeof(spool->world), "%s", world ? world : "");
+	spool->world_rank = rank;
+	memset(&spool->hooks, 0, sizeof(spool->hooks));
+	if (hooks)
+		spool->hooks = *hooks;
+}
+
+const char *q_spool_world(const struct q_spool *spool, unsigned *rank_out)
+{
+	if (rank_out)
+		*rank_out = spool->world_rank;
+	return spool->world;
+}
+
 static void set_modes(struct q_spool *sp, bool group)
 {
 	sp->group = group;

@@ -33,6 +33,10 @@ struct q_spool {
 	int cachefd[256];
 	/* The segment file commits append to (segment.c), or NULL. */
 	struct q_segw *segw;
+	/* The MPI world this process is a rank of (q_spool_set_world). */
+	char world[Q_WORLD_MAX];
+	unsigned world_rank;
+	struct q_world_hooks hooks;
 };
 
 /*
@@ -98,6 +102,14 @@ int q__publish_first(struct q_spool *sp, const char *tmpname, int destfd,
 
 /* Remove tmp/<name>, ignoring ENOENT. */
 void q__tmp_remove(struct q_spool *sp, const char *name);
+
+/* A checksum computed as bytes come (checksum.c): q_checksum of all the
+ * bytes added so far. */
+struct q_sum;
+struct q_sum *q__sum_new(void);
+void q__sum_add(struct q_sum *s, const void *data, size_t len);
+uint64_t q__sum_value(const struct q_sum *s);
+void q__sum_free(struct q_sum *s);
 
 /*
  * Read a whole regular file below dirfd (no symlinks, at most `max` bytes,

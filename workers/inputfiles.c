@@ -213,6 +213,29 @@ static int input_path(struct q_input_files *in, struct reader *rd,
 	}
 	size_t i = (size_t)(ref->item - rd->rec.first);
 	const struct q_stream *st = &rd->rec.items[i].out;
+	if (st->where == Q_STREAM_HELD) {
+		/* Its file once spilled; before, its bytes from the MPI rank
+		 * holding it (or recomputed), copied into tmp/ like an
+		 * inline one. */
+		char *p = q_record_output_path(rd->h, &rd->rec, i, false);
+		if (!p)
+			abort();
+		if (access(p, F_OK) == 0 &&
+		    q_record_output_check(rd->h, &rd->rec, i, false, err) == 0) {
+			*path_out = p;
+			return 0;
+		}
+		free(p);
+		char *data;
+		size_t len;
+		int ret = q_record_output_mem(rd->h, &rd->rec, i, false,
+					      SIZE_MAX, &data, &len, err);
+		if (ret < 0)
+			return ret;
+		ret = copy_to_tmp(in, data, len, path_out, err);
+		free(data);
+		return ret;
+	}
 	if (st->where == Q_STREAM_FILE) {
 		/* A FIFO or a huge file put in its place would hang or
 		 * flood the command: refuse it here, naming it. */

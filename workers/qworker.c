@@ -12,7 +12,8 @@
 static const char usage[] =
 	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
 	"               [--max-tasks N] [--grace SECONDS] [--plugin PATH]...\n"
-	"               [--no-fsync] [--verbose]\n"
+	"               [--no-fsync] [--mpi [--mpi-threshold SIZE]\n"
+	"               [--mpi-mem SIZE]] [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
 	"or, with --exit-when-idle, until no work is left.\n"
@@ -36,13 +37,23 @@ static const char usage[] =
 	"                       safe against a worker crash, but a crash of the\n"
 	"                       machine may lose the last results (for\n"
 	"                       node-local or scratch spools; docs/spool-format.md)\n"
+	"  --mpi                be one rank of an MPI world (mpirun -n N\n"
+	"                       qworker --mpi): big results of pure kernel\n"
+	"                       tasks stay with their producer and move to\n"
+	"                       consumers over MPI (docs/mpi.md); SIGUSR1\n"
+	"                       writes them to the spool\n"
+	"  --mpi-threshold SIZE results this big or bigger stay (default 1M)\n"
+	"  --mpi-mem SIZE       memory held results may use (default: a\n"
+	"                       quarter of the node's, shared by its ranks);\n"
+	"                       beyond it the oldest go to the spool\n"
 	"  --verbose            a line per task on stderr\n"
 	"\n"
 	"examples:\n"
 	"  qworker --exit-when-idle                  # run everything, then exit\n"
 	"  srun qworker --exit-when-idle             # one worker per Slurm task\n"
 	"  qworker --cpus 4 &                        # a background worker\n"
-	"  qworker --plugin ./libmykernels.so        # with user kernels\n";
+	"  qworker --plugin ./libmykernels.so        # with user kernels\n"
+	"  mpirun -n 8 qworker --mpi --exit-when-idle  # results over MPI\n";
 
 int main(int argc, char **argv)
 {
@@ -56,6 +67,9 @@ int main(int argc, char **argv)
 		{ "plugin", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-fsync", no_argument, NULL, 'F' },
+		{ "mpi", no_argument, NULL, 'M' },
+		{ "mpi-threshold", required_argument, NULL, 'T' },
+		{ "mpi-mem", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -111,6 +125,23 @@ int main(int argc, char **argv)
 		case 'F':
 			q_fsync_enable(false);
 			break;
+		case 'M':
+			opt.mpi = true;
+			break;
+		case 'T':
+			/* Smaller results go inline into records anyway. */
+			if (q_cli_bytes(&cli, "--mpi-threshold", optarg,
+					Q_SINK_MEMORY_MAX + 1, SIZE_MAX / 4,
+					&v) < 0)
+				return 2;
+			opt.mpi_threshold = (size_t)v;
+			break;
+		case 'B':
+			if (q_cli_bytes(&cli, "--mpi-mem", optarg, 1 << 20,
+					SIZE_MAX / 4, &v) < 0)
+				return 2;
+			opt.mpi_mem = (size_t)v;
+			break;
 		case 'p':
 			/* Built-ins first, so a plugin kernel named like
 			 * one is refused instead of hiding it. */
@@ -127,6 +158,9 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return q_cli_usage_error(&cli, "unexpected argument '%s'",
 					 argv[optind]);
+	if ((opt.mpi_threshold || opt.mpi_mem) && !opt.mpi)
+		return q_cli_usage_error(&cli, "--mpi-threshold and --mpi-mem "
+					 "go with --mpi");
 	struct q_spool *sp;
 	if (q_spool_open(&sp, q_spool_default_path(spool_opt), Q_SPOOL_WRITE,
 			 &err) < 0) {

@@ -43,6 +43,13 @@
  *    next, on the same cores, without a trip through the worker's claim
  *    loop and a new thread. Only a chunk of exactly this run's thread
  *    count, and not under --max-tasks (the worker counts its claims).
+ * 10. Under qworker --mpi, a pure kernel task's result of at least the
+ *    threshold stays in this worker's memory (mpipath.h): its sink may hold
+ *    it, q_mpi_keep takes it before the commit (which then records it
+ *    as held, with its checksum), and the commit's outcome says whether
+ *    others may now ask for it or it is dropped. Only pure kernels: a
+ *    result that lives in one process must be recomputable (mpipath.c
+ *    note 4). Commands' outputs always go to the spool.
  */
 #include <errno.h>
 #include <omp.h>
@@ -55,6 +62,7 @@
 
 #include "command.h"
 #include "inputfiles.h"
+#include "mpipath.h"
 #include "runner.h"
 
 extern char **environ;
@@ -448,12 +456,20 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	/* In memory while small (spoolq/sink.h): most items make no file. */
 	q_sink_init(&out, r->spool, "out", &r->sink_budget);
 	q_sink_init(&err, r->spool, "err", &r->sink_budget);
+	/* Design note 10: a pure kernel's big result may stay here. */
+	bool holdable = r->mpi && !r->each && g->kind == Q_TASK_KERNEL &&
+			o->key[0];
+	if (holdable)
+		q_sink_hold(&out, q_mpi_hold_limit(r->mpi));
 	if (g->kind == Q_TASK_KERNEL)
 		ret = run_kernel(r, g, item, &out, &err, o);
 	else
 		ret = run_command(r, g, item, index, &out, &err, o);
 	int out_ret = q_sink_finish(&out, &o->out);
 	int err_ret = q_sink_finish(&err, &o->err);
+	if (holdable && ret == 0 && out_ret == 0 && o->state == Q_STATE_DONE)
+		(void)q_mpi_keep(r->mpi, q_jobh_job(r->h)->id, item,
+				 r->claim.attempt, &o->out);
 	int lost = out_ret < 0 ? -out_ret : err_ret < 0 ? -err_ret : 0;
 	/* A write the task never saw fail, lost for lack of space: not the
 	 * task's fault (design note 6). */
@@ -462,9 +478,13 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	return ret;
 }
 
-static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n)
+static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n,
+			 unsigned attempt)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (o[i].out.held)
+			q_mpi_settle(r->mpi, q_jobh_job(r->h)->id, o[i].item,
+				     attempt, false);
 		q_output_discard(r->spool, &o[i].out);
 		q_output_discard(r->spool, &o[i].err);
 	}
@@ -565,7 +585,7 @@ static bool retry_if_failed(struct q_run *r, struct q_outcome *o,
 		"failed (%s); again in %.0f s\n", (unsigned long long)job->id,
 		(unsigned long long)r->claim.chunk, r->claim.attempt, max, why,
 		delay);
-	drop_outputs(r, o, count);
+	drop_outputs(r, o, count, r->claim.attempt);
 	if (q_claim_retry(r->h, &r->claim, delay, &r->err) < 0)
 		r->result = -EIO;
 	return true;
@@ -592,7 +612,7 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t item = first + i;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
-			drop_outputs(r, o, count);
+			drop_outputs(r, o, count, r->claim.attempt);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
 			return CHUNK_ABORTED;
@@ -619,7 +639,7 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 			if (ret < 0) {
 				/* The spool's tmp/ failed (design note 6):
 				 * not the task's fault; give it back. */
-				drop_outputs(r, o, count);
+				drop_outputs(r, o, count, r->claim.attempt);
 				give_back(r);
 				r->result = ret;
 				return CHUNK_ABORTED;
@@ -630,7 +650,7 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 		/* Stopped mid-item by the worker (design note 3). */
 		if (o[i].state == Q_STATE_CANCELLED &&
 		    strcmp(o[i].reason, "stopped by the worker") == 0) {
-			drop_outputs(r, o, count);
+			drop_outputs(r, o, count, r->claim.attempt);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
 			return CHUNK_ABORTED;
@@ -660,8 +680,26 @@ static void commit_ran(struct q_run *r, struct q_claim *claims,
 	int *results = calloc(n + 1, sizeof(*results));
 	if (!results)
 		abort();
+	/* The commit consumes the outcomes: note which results are held. */
+	struct kept { size_t chunk; uint64_t item; } *kept = NULL;
+	size_t nkept = 0;
+	for (size_t i = 0; r->mpi && i < n; i++)
+		for (size_t j = 0; j < counts[i]; j++)
+			if (outs[i][j].out.held) {
+				kept = realloc(kept, (nkept + 1) *
+							     sizeof(*kept));
+				if (!kept)
+					abort();
+				kept[nkept++] = (struct kept){ i,
+							       outs[i][j].item };
+			}
 	int ret = q_commit_bundle(r->h, r->cache, claims, outs, counts, n,
 				  r->worker_id, results, &r->err);
+	for (size_t k = 0; k < nkept; k++)
+		q_mpi_settle(r->mpi, job->id, kept[k].item,
+			     claims[kept[k].chunk].attempt,
+			     results[kept[k].chunk] == 1);
+	free(kept);
 	r->result = ret < 0 ? ret : 1;
 	for (size_t i = 0; i < n; i++) {
 		if (results[i] >= 0)
@@ -692,7 +730,7 @@ static size_t give_back_ran(struct q_run *r, const struct q_claim *ran,
 {
 	for (size_t k = 0; k < nran; k++) {
 		struct q_error err = Q_ERROR_INIT;
-		drop_outputs(r, outs[k], counts[k]);
+		drop_outputs(r, outs[k], counts[k], ran[k].attempt);
 		free(outs[k]);
 		if (q_claim_handback(r->h, &ran[k], &err) < 0)
 			q_error_print(stderr, "qworker", &err);

@@ -36,6 +36,7 @@ struct q_run {
 	bool chain;                /* may run what its commits make ready
 				    * (runner.c note 9) */
 	pthread_mutex_t *claim_lock; /* the worker's: one claim at a time */
+	struct q_mpi *mpi;         /* the MPI fast path (mpipath.h), or NULL */
 	int notify_fd;             /* write one byte here when finished */
 	/* Requests from the worker, read by the thread. */
 	volatile int stop;         /* stop running items, hand the chunk back */

@@ -52,6 +52,7 @@
 
 #include "cpus.h"
 #include "heartbeat.h"
+#include "mpipath.h"
 #include "runner.h"
 #include "worker.h"
 
@@ -111,6 +112,7 @@ struct worker {
 	struct pace *paces;       /* measured time per chunk, per job */
 	size_t npaces, cap_paces;
 	pthread_mutex_t claim_lock; /* runners claim too (runner.c note 9) */
+	struct q_mpi *mpi;        /* --mpi: the MPI fast path, or NULL */
 };
 
 static int64_t mono_ns(void)
@@ -341,6 +343,7 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	r->each = each;
 	r->chain = !w->opt->max_tasks;
 	r->claim_lock = &w->claim_lock;
+	r->mpi = w->mpi;
 	r->notify_fd = w->notify[1];
 	uint64_t tasks = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -577,6 +580,11 @@ static void handle_signals(struct worker *w)
 {
 	struct signalfd_siginfo si;
 	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			/* Write held results to the spool (mpipath.h). */
+			q_mpi_spill_all(w->mpi);
+			continue;
+		}
 		w->stop_level++;
 		if (w->stop_level == 1) {
 			w->stop_deadline = mono_ns() +
@@ -617,6 +625,7 @@ static int setup(struct worker *w)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	/* Blocked here, before any thread starts, so every runner thread
 	 * inherits the mask and the signals reach the signalfd. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -666,6 +675,20 @@ static int setup(struct worker *w)
 			w->opt->prog, strerror(-ret));
 		return -1;
 	}
+	if (w->opt->mpi) {
+		struct q_mpi_options mo = {
+			.threshold = w->opt->mpi_threshold
+					     ? w->opt->mpi_threshold
+					     : Q_MPI_THRESHOLD_DEFAULT,
+			.mem = w->opt->mpi_mem,
+			.verbose = w->opt->verbose,
+			.prog = w->opt->prog,
+		};
+		if (q_mpi_start(w->sp, w->id, &mo, &w->mpi, &err) < 0) {
+			report(w, &err);
+			return -1;
+		}
+	}
 	w->next_repair = mono_ns() + REPAIR_EVERY_NS / 10;
 	if (w->opt->verbose)
 		fprintf(stderr, "%s: worker %s with %u cores (%s)\n",
@@ -675,6 +698,8 @@ static int setup(struct worker *w)
 
 static void teardown(struct worker *w)
 {
+	/* Still beating while it waits for the other ranks (mpipath.c note 6). */
+	q_mpi_stop(w->mpi);
 	q_heartbeat_stop(w->hb);
 	q_worker_unregister(w->sp, w->id);
 	q_jobcache_release(w->cache);
@@ -712,6 +737,7 @@ static void abandon(struct worker *w, int status)
 	}
 	fprintf(stderr, "%s: %zu task%s did not stop; handed back\n",
 		w->opt->prog, w->nruns, w->nruns == 1 ? "" : "s");
+	q_mpi_spill_all(w->mpi);
 	q_heartbeat_stop(w->hb);
 	q_worker_unregister(w->sp, w->id);
 	fflush(NULL);

@@ -153,6 +153,13 @@ struct q_output {
 	char *data;                    /* malloc'ed bytes, or NULL */
 	size_t len;
 	char tmp[Q_CLAIM_NAME_MAX];    /* tmp/ file holding it, or "" */
+	/* XXH3-64 of the bytes, for big outputs (the sink computes it). */
+	bool summed;
+	uint64_t sum;
+	/* Kept by the worker's MPI store: data is NULL, len the size; the
+	 * record says Q_STREAM_HELD at the spool's world and rank
+	 * (q_spool_set_world). */
+	bool held;
 };
 
 /* One item's outcome, as a worker hands it to q_commit. */
@@ -305,6 +312,28 @@ Q_EXPORT int q_each_try_finish(struct q_jobh *h, struct q_jobcache *cache,
 Q_EXPORT int q_each_records(struct q_jobh *h, uint64_t chunk,
 			    struct q_record **out, size_t *n_out,
 			    struct q_error *err);
+
+/*
+ * The MPI fast path's files (libq/held.c). q_output_spill writes a held
+ * output to the spool, durably, as the file its record names (item,
+ * the record's attempt and worker id): 0, also when that file is there
+ * already (first wins), or -errno with err set. Each worker of an MPI
+ * world counts the bytes of each job's big results its tasks got over
+ * MPI and from files; q_moved_write publishes its counters for a job,
+ * q_moved_read adds up every worker's.
+ */
+Q_EXPORT int q_output_spill(struct q_jobh *h, uint64_t item, unsigned attempt,
+			    const char *worker_id, const void *data,
+			    size_t len, struct q_error *err);
+struct q_moved {
+	uint64_t mpi_bytes;
+	uint64_t file_bytes;
+	unsigned workers;     /* q_moved_read: the files added up */
+};
+Q_EXPORT int q_moved_write(struct q_jobh *h, const char *worker_id,
+			   const struct q_moved *moved, struct q_error *err);
+Q_EXPORT int q_moved_read(struct q_jobh *h, struct q_moved *sum,
+			  struct q_error *err);
 
 /* The output (stdout or kernel result) of one finished item, at most
  * `max` bytes, read into memory (malloc'ed, NUL-terminated). */

@@ -34,8 +34,15 @@ enum q_state {
 Q_EXPORT const char *q_state_name(enum q_state s);
 Q_EXPORT bool q_state_final(enum q_state s);
 
-/* Where an item's output stream is. */
-enum q_stream_where { Q_STREAM_NONE, Q_STREAM_INLINE, Q_STREAM_FILE };
+/*
+ * Where an item's output stream is. Q_STREAM_HELD: a big result kept in
+ * the memory of the worker that made it, an MPI rank (the MPI fast path,
+ * docs/spool-format.md); once spilled it is the same file a
+ * Q_STREAM_FILE stream would be.
+ */
+enum q_stream_where {
+	Q_STREAM_NONE, Q_STREAM_INLINE, Q_STREAM_FILE, Q_STREAM_HELD
+};
 
 struct q_stream {
 	enum q_stream_where where;
@@ -45,6 +52,8 @@ struct q_stream {
 
 /* A pure task's key: 64 hex digits of SHA-256, and the NUL. */
 #define Q_KEY_HEX 65
+/* An MPI world's id ("w" and 16 hex digits), and the NUL. */
+#define Q_WORLD_MAX 24
 
 struct q_item_record {
 	uint64_t item;
@@ -55,6 +64,12 @@ struct q_item_record {
 	struct q_stream out, err;
 	char *reason;         /* why it failed or was cancelled, or NULL */
 	char key[Q_KEY_HEX];  /* a pure task's key, or "" */
+	/* A big output's checksum (XXH3-64 of its bytes), when recorded. */
+	bool out_summed;
+	uint64_t out_sum;
+	/* Q_STREAM_HELD: the MPI world and rank holding the output. */
+	char held_world[Q_WORLD_MAX];
+	unsigned held_rank;
 };
 
 struct q_record {

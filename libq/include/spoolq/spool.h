@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <spoolq/error.h>
 #include <spoolq/export.h>
@@ -72,5 +73,39 @@ Q_EXPORT void q_fsync_enable(bool on);
 
 /* Remove a temporary made by q_spool_tmp_create. */
 Q_EXPORT void q_spool_tmp_remove(struct q_spool *spool, const char *name);
+
+/*
+ * The MPI fast path (workers/mpipath.c). A worker that is a rank of an MPI
+ * world says so here: its held outputs are recorded at (world, rank),
+ * and a reader of a held output that has not been spilled to the spool
+ * calls hooks->fetch (from any thread) to get the bytes, which it then
+ * checks against the recorded checksum. Without a fetch hook such a
+ * reader reports where the output is held and how to get it written.
+ * fetch returns 0 with *data_out malloc'ed (*len_out bytes), or -errno
+ * with err set. hooks->file_read, if set, hears of every big output (a
+ * file of its own) a reader took from the spool: `bytes` of job `job`'s
+ * results (the counters qstatus shows). Set once, before any thread
+ * reads records; `hooks` is copied.
+ */
+struct q_jobh;
+struct q_record;
+typedef int (*q_fetch_fn)(void *arg, struct q_jobh *h,
+			  const struct q_record *rec, size_t i,
+			  char **data_out, size_t *len_out,
+			  struct q_error *err);
+struct q_world_hooks {
+	q_fetch_fn fetch;
+	void (*file_read)(void *arg, uint64_t job, uint64_t bytes);
+	void *arg;
+};
+Q_EXPORT void q_spool_set_world(struct q_spool *spool, const char *world,
+				unsigned rank,
+				const struct q_world_hooks *hooks);
+/* The world set above, or "" (and *rank_out 0). */
+Q_EXPORT const char *q_spool_world(const struct q_spool *spool,
+				   unsigned *rank_out);
+
+/* XXH3-64 of `len` bytes: the checksum records keep for big outputs. */
+Q_EXPORT uint64_t q_checksum(const void *data, size_t len);
 
 #endif
