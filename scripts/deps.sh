@@ -8,7 +8,7 @@
 # it prints the exact apt-get line to run and fails.
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libopenmpi-dev openmpi-bin)
+build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libxxhash-dev libopenmpi-dev openmpi-bin)
 test_pkgs=(libcriterion-dev python3 util-linux graphviz fiu-utils)
 test_pkgs+=(clang libclang-rt-14-dev libomp-14-dev faketime)  # tests/fuzz (libFuzzer; clang's OpenMP), tests/cli/clock_skew.sh
 
