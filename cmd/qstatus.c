@@ -179,6 +179,34 @@ static int show_workers(struct q_spool *sp, const struct status_opts *o,
 }
 
 /* One "N what" part of the repair report, when N is not zero. */
+/* "1.5 GiB": a size for people. */
+static void fmt_bytes(uint64_t b, char *out, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* The MPI fast path's counters, for the jobs that have any. */
+static void print_moved(const uint64_t *ids, const struct q_moved *moved,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char mpi[32], file[32];
+		if (!moved[i].workers)
+			continue;
+		fmt_bytes(moved[i].mpi_bytes, mpi, sizeof(mpi));
+		fmt_bytes(moved[i].file_bytes, file, sizeof(file));
+		printf("job %llu: big results moved %s over MPI, %s through "
+		       "files\n", (unsigned long long)ids[i], mpi, file);
+	}
+}
+
 static void report_part(const char **sep, uint64_t n, const char *what)
 {
 	if (!n)
@@ -293,6 +321,7 @@ int main(int argc, char **argv)
 	struct q_spool *sp = NULL;
 	struct q_jobcache *cache = NULL;
 	uint64_t *ids = NULL;
+	struct q_moved *moved = NULL;   /* per job: the MPI fast path's counters */
 	size_t n = 0;
 	int status = 0;
 
@@ -329,10 +358,14 @@ int main(int argc, char **argv)
 		printf("%-6s %-16s %8s %8s %8s %8s %8s %8s %8s  %s\n", "JOB",
 		       "NAME", "TASKS", "WAITING", "READY", "RUNNING", "DONE",
 		       "FAILED", "CANCEL", "STATE");
+	moved = calloc(n + 1, sizeof(*moved));
+	if (!moved)
+		abort();
 	for (size_t i = 0; i < n; i++) {
 		struct q_jobh *h = q_jobcache_get(cache, ids[i], &err);
 		struct q_counts k;
-		if (!h || q_job_counts(h, &k, &err) < 0)
+		if (!h || q_job_counts(h, &k, &err) < 0 ||
+		    q_moved_read(h, &moved[i], &err) < 0)
 			goto fail;
 		const struct q_job *job = q_jobh_job(h);
 		if (k.failed + k.cancelled)
@@ -356,6 +389,10 @@ int main(int argc, char **argv)
 			       (unsigned long long)k.failed,
 			       (unsigned long long)k.cancelled,
 			       (unsigned long long)k.cached, job_state(&k));
+			printf(", \"moved\": {\"mpi_bytes\": %llu, "
+			       "\"file_bytes\": %llu}",
+			       (unsigned long long)moved[i].mpi_bytes,
+			       (unsigned long long)moved[i].file_bytes);
 			if (o.tasks) {
 				struct task_print tp = { stdout, true, true,
 							 job->id };
@@ -405,6 +442,7 @@ int main(int argc, char **argv)
 	} else if (!o.tasks) {
 		if (n == 0)
 			printf("no jobs\n");
+		print_moved(ids, moved, n);
 		printf("\n");
 		if (show_workers(sp, &o, &err) < 0)
 			goto fail;
@@ -417,6 +455,7 @@ fail:
 	q_error_print(stderr, "qstatus", &err);
 	status = q_error_exit_status(&err);
 out:
+	free(moved);
 	free(ids);
 	q_jobcache_release(cache);
 	q_spool_close(sp);

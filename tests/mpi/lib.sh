@@ -1,0 +1,55 @@
+# lib.sh for the MPI tests: the command-line tests' helpers (tests/cli/
+# lib.sh), plus a real Open MPI launch on this host. Source it first.
+#
+# As root, mpirun refuses to start without the two OMPI_ALLOW variables;
+# oversubscribe lets 4 ranks share 2 cores; --bind-to none keeps Open MPI
+# from pinning each rank to one core (the worker decides its cores).
+. "$TESTS_DIR/cli/lib.sh"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+: "${MPIRUN:=mpirun}"
+
+# mpi_workers N [mpirun options] -- [qworker options]: N workers as one
+# MPI world, in the foreground, each with one core.
+mpi_workers() {
+	local n=$1
+	shift
+	local mo=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do mo+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	timeout 300 "$MPIRUN" -n "$n" --bind-to none "${mo[@]}" \
+		"$QWORKER" --mpi --cpus 1 "$@"
+}
+
+# job_count JOB STATE: how many of JOB's tasks are in STATE (qstatus).
+job_count() {
+	"$QSTATUS" "$1" --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["jobs"][0]["counts"][sys.argv[1]])' "$2"
+}
+
+# moved JOB KIND: the bytes of JOB's big results moved over KIND (mpi,
+# file), from qstatus --json.
+moved() {
+	"$QSTATUS" "$1" --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["jobs"][0]["moved"][sys.argv[1] + "_bytes"])' "$2"
+}
+
+# task_workers JOB TASK: the worker of each of TASK's items, in order.
+task_workers() {
+	"$QCOLLECT" "$1" --json --no-wait | python3 -c '
+import json, sys
+for line in sys.stdin:
+    t = json.loads(line)
+    if t["task"] == sys.argv[1]:
+        print(t["worker"])' "$2"
+}
+
+# The pid of a worker from its id (host.pid.random).
+worker_pid() {
+	local id=$1
+	id=${id%.*}
+	echo "${id##*.}"
+}
