@@ -39,11 +39,10 @@ print(json.load(sys.stdin)["jobs"][0]["moved"][sys.argv[1] + "_bytes"])' "$2"
 
 # task_workers JOB TASK: the worker of each of TASK's items, in order.
 task_workers() {
-	"$QCOLLECT" "$1" --json --no-wait | python3 -c '
+	"$QSTATUS" "$1" --tasks --json | python3 -c '
 import json, sys
-for line in sys.stdin:
-    t = json.loads(line)
-    if t["task"] == sys.argv[1]:
+for t in json.load(sys.stdin)["jobs"][0]["task_list"]:
+    if t["task"].split("[")[0] == sys.argv[1]:
         print(t["worker"])' "$2"
 }
 
@@ -52,4 +51,13 @@ worker_pid() {
 	local id=$1
 	id=${id%.*}
 	echo "${id##*.}"
+}
+
+# running_worker JOB LABEL: the worker running task LABEL, or nothing.
+running_worker() {
+	"$QSTATUS" "$1" --tasks --json | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["jobs"][0]["task_list"]:
+    if t["task"] == sys.argv[1] and t["state"] == "running":
+        print(t["worker"])' "$2"
 }
