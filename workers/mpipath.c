@@ -441,19 +441,46 @@ static void on_file_read(void *arg, uint64_t job, uint64_t bytes)
 
 /* ---- serving (the server thread) ---- */
 
+/*
+ * Fault injection for the tests: SPOOLQ_MPI_CORRUPT=K makes this rank's
+ * K-th reply carry one flipped byte, as a damaged transfer would
+ * (tests/mpi/mpi_checksum.sh). Returns a damaged copy of the first
+ * message to send instead, or NULL.
+ */
+static char *corrupt_copy(struct q_mpi *m, const struct held *e, size_t n)
+{
+	static atomic_uint replies;
+	const char *k = getenv("SPOOLQ_MPI_CORRUPT");
+	if (!k || atomic_fetch_add(&replies, 1) + 1 != strtoul(k, NULL, 10))
+		return NULL;
+	char *copy = malloc(n);
+	if (!copy)
+		return NULL;
+	memcpy(copy, e->data, n);
+	copy[n / 2] ^= 0x5a;
+	fprintf(stderr, "%s: SPOOLQ_MPI_CORRUPT: damaging a reply\n",
+		m->opt.prog);
+	return copy;
+}
+
 /* Send e's bytes to `peer` on `tag`, as design note 3 says. */
 static void send_bytes(struct q_mpi *m, const struct held *e, int peer,
 		       int tag)
 {
+	char *damaged = corrupt_copy(m, e, e->len < MESSAGE_MAX ? e->len
+								 : MESSAGE_MAX);
 	for (size_t off = 0; off < e->len; off += MESSAGE_MAX) {
 		size_t n = e->len - off < MESSAGE_MAX ? e->len - off
 						      : MESSAGE_MAX;
+		const char *bytes = off == 0 && damaged ? damaged
+							: e->data + off;
 		MPI_Request req;
-		if (MPI_Isend(e->data + off, (int)n, MPI_BYTE, peer, tag,
-			      m->comm, &req) != MPI_SUCCESS ||
+		if (MPI_Isend(bytes, (int)n, MPI_BYTE, peer, tag, m->comm,
+			      &req) != MPI_SUCCESS ||
 		    wait_request(m, &req, peer, true) < 0)
-			return;   /* the consumer went away: it gives up */
+			break;   /* the consumer went away: it gives up */
 	}
+	free(damaged);
 }
 
 static void serve_request(struct q_mpi *m, const struct request *q, int peer)
