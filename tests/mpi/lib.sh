@@ -9,6 +9,8 @@
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 : "${MPIRUN:=mpirun}"
+# Under AddressSanitizer (scripts/test.sh): Open MPI's own leaks.
+export LSAN_OPTIONS="suppressions=$TESTS_DIR/mpi/lsan.supp"
 
 # mpi_workers N [mpirun options] -- [qworker options]: N workers as one
 # MPI world, in the foreground, each with one core.
