@@ -17,7 +17,7 @@ int q_mpi_start(struct q_spool *spool, const char *worker_id,
 		struct q_error *err)
 {
 	*out = NULL;
-	return q_error_set(err, Q_ERR_INPUT, ENOTSUP,
+	return q_error_set(err, Q_ERR_INPUT, 0,
 			   "this qworker was built without MPI: install "
 			   "libopenmpi-dev and rebuild (meson -Dmpi=enabled), "
 			   "or run without --mpi (results then go through the "

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpipath.h"
 #include "worker.h"
 
 static const char usage[] =
@@ -158,6 +159,12 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return q_cli_usage_error(&cli, "unexpected argument '%s'",
 					 argv[optind]);
+	if (opt.mpi && !q_mpi_available())
+		return q_cli_usage_error(&cli, "--mpi: this qworker was built "
+					 "without MPI (install libopenmpi-dev "
+					 "and rebuild with meson -Dmpi=enabled, "
+					 "or run without --mpi: results then go "
+					 "through the spool's files)");
 	if ((opt.mpi_threshold || opt.mpi_mem) && !opt.mpi)
 		return q_cli_usage_error(&cli, "--mpi-threshold and --mpi-mem "
 					 "go with --mpi");
