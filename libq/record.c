@@ -705,7 +705,10 @@ int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 	const struct q_stream *st = want_err ? &rec->items[i].err
 					     : &rec->items[i].out;
 	size_t want = st->length < max ? (size_t)st->length : max;
-	char *data = q__malloc(want + 1);
+	char *data = q_big_alloc(want + 1);
+	if (!data)
+		return q_error_set(err, Q_ERR_SYSTEM, ENOMEM,
+				   "no memory for %zu bytes of output", want);
 	size_t got = 0;
 
 	if (st->where == Q_STREAM_INLINE) {

@@ -585,7 +585,7 @@ static int pull(struct q_mpi *m, int peer, uint64_t job, uint64_t item,
 		return ret;
 	if (rp.status != REPLY_HELD)
 		return -ENOENT;
-	char *data = malloc(rp.len + 1);
+	char *data = q_big_alloc(rp.len + 1);
 	if (!data)
 		return -ENOMEM;
 	for (size_t off = 0; off < rp.len && ret == 0; off += MESSAGE_MAX) {
@@ -641,7 +641,7 @@ static int read_spilled(struct q_jobh *h, const struct q_record *rec,
 	if (fd < 0)
 		return -errno;
 	size_t len = rec->items[i].out.length, got = 0;
-	char *data = malloc(len + 1);
+	char *data = q_big_alloc(len + 1);
 	if (!data) {
 		close(fd);
 		return -ENOMEM;
@@ -770,13 +770,26 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 	if (ours && peer == m->rank && copy_own(m, rec, i, data_out, len_out))
 		return 0;
 	for (int t = 0; ours && peer != m->rank && t < PULL_TRIES; t++) {
+		int64_t t0 = mono_ns();
 		int ret = pull(m, peer, rec->job, it->item, rec->attempt,
 			       data_out, len_out);
 		if (ret < 0)
 			break;
+		int64_t t1 = mono_ns();
 		if (*len_out == it->out.length &&
 		    q_checksum(*data_out, *len_out) == it->out_sum) {
 			count_moved(m, rec->job, *len_out, 0);
+			/* bench/wl_mpi.sh reads this line. */
+			if (m->opt.verbose)
+				fprintf(stderr, "%s: job %llu item %llu: "
+					"pulled %zu bytes from MPI rank %d in "
+					"%.3f ms (%.2f GB/s), checked in "
+					"%.3f ms\n", m->opt.prog,
+					(unsigned long long)rec->job,
+					(unsigned long long)it->item,
+					*len_out, peer, (double)(t1 - t0) / 1e6,
+					(double)*len_out / (double)(t1 - t0),
+					(double)(mono_ns() - t1) / 1e6);
 			return 0;
 		}
 		fprintf(stderr, "%s: job %llu item %llu from MPI rank %d: "
