@@ -52,6 +52,10 @@ static const char usage[] =
 	"  --list-kernels     list the kernels (built-in and --plugin) and exit\n"
 	"  --each-worker      run the task once on every worker (not with --array)\n"
 	"  --no-cache         run pure tasks even when the spool has their results\n"
+	"  --broadcast FILE   a big read-only input every task may use: each\n"
+	"                     worker reads it once (an MPI world: once, shared\n"
+	"                     with MPI_Bcast); kernels get it from\n"
+	"                     q_ctx_broadcast, commands from $Q_BROADCAST\n"
 	"  --check FILE       validate a workflow, print its size and depth, exit\n"
 	"\n"
 	"examples:\n"
@@ -66,7 +70,7 @@ enum {
 	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
 	OPT_TASKS, OPT_LIST, OPT_PLUGIN, OPT_CHECK, OPT_NOCACHE, OPT_EACH,
-	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY,
+	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY, OPT_BROADCAST,
 };
 
 struct submit_args {
@@ -99,6 +103,7 @@ struct submit_args {
 	const char *workflow;  /* a workflow file */
 	bool check;         /* --check: validate only */
 	bool no_cache;      /* --no-cache */
+	const char *broadcast;   /* --broadcast FILE */
 	bool each_worker;   /* --each-worker */
 };
 
@@ -386,6 +391,7 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 			a->workflow = optarg;
 			break;
 		case OPT_NOCACHE: a->no_cache = true; break;
+		case OPT_BROADCAST: a->broadcast = optarg; break;
 		case OPT_EACH: a->each_worker = true; break;
 		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
 		}
@@ -572,6 +578,7 @@ int main(int argc, char **argv)
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
 		{ "each-worker", no_argument, NULL, OPT_EACH },
 		{ "plugin", required_argument, NULL, OPT_PLUGIN },
+		{ "broadcast", required_argument, NULL, OPT_BROADCAST },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -639,6 +646,14 @@ int main(int argc, char **argv)
 	dep_spool = NULL;
 	record_plugins(&a, job);
 	job->no_cache = a.no_cache;
+	if (a.broadcast && job->broadcast) {
+		q_error_set(&err, Q_ERR_INPUT, 0, "--broadcast '%s': the "
+			    "workflow names its own broadcast input ('%s'); "
+			    "give one of them", a.broadcast, job->broadcast);
+		goto fail;
+	}
+	if (a.broadcast && q_job_set_broadcast(job, a.broadcast, &err) < 0)
+		goto fail;
 	/* Validate the whole job before creating anything. */
 	if (q_job_finalize(job, &err) < 0)
 		goto fail;

@@ -53,6 +53,7 @@ void q_job_release(struct q_job *job)
 	}
 	free(job->groups);
 	free_strv(job->plugins, job->nplugins);
+	free(job->broadcast);
 	free(job->barriers);
 	free(job->name);
 	free(job->submit_host);

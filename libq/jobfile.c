@@ -57,6 +57,13 @@ void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 		add_str_line(b, "plugin", job->plugins[i]);
 	if (job->no_cache)
 		q__buf_addstr(b, "nocache 1\n");
+	if (job->broadcast) {
+		q__buf_addstr(b, "broadcast ");
+		q__esc_append(b, job->broadcast);
+		q__buf_printf(b, " %llu %016llx\n",
+			      (unsigned long long)job->broadcast_size,
+			      (unsigned long long)job->broadcast_sum);
+	}
 	for (size_t i = 0; i < job->ngroups; i++) {
 		const struct q_group *g = &job->groups[i];
 		q__buf_addstr(b, "group ");
@@ -309,6 +316,24 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 		}
 		if (strcmp(key, "nocache") == 0 && n == 2) {
 			job->no_cache = strcmp(tok[1], "1") == 0;
+			continue;
+		}
+		if (strcmp(key, "broadcast") == 0 && n == 4) {
+			char *s = q__unesc(tok[1]);
+			char *end;
+			if (!s || s[0] != '/' || job->broadcast ||
+			    !q__tok_u64(tok[2], &job->broadcast_size) ||
+			    job->broadcast_size > Q_BROADCAST_MAX ||
+			    strlen(tok[3]) != 16) {
+				free(s);
+				return bad(err, where, it.lineno,
+					   "malformed broadcast");
+			}
+			job->broadcast = s;
+			job->broadcast_sum = strtoull(tok[3], &end, 16);
+			if (*end)
+				return bad(err, where, it.lineno,
+					   "malformed broadcast");
 			continue;
 		}
 		if (strcmp(key, "plugin") == 0 && n == 2) {

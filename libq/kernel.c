@@ -327,6 +327,18 @@ int q_ctx_input(struct q_ctx *ctx, size_t i, const char **data, size_t *len)
 	return 0;
 }
 
+int q_ctx_broadcast(struct q_ctx *ctx, const char **data, size_t *len)
+{
+	if (!ctx->h->job->broadcast)
+		return -ENOENT;
+	struct q_error err = Q_ERROR_INIT;
+	int ret = q__broadcast_get(ctx->h, data, len, &err);
+	if (ret < 0)
+		q_ctx_log(ctx, "cannot read the broadcast input: %s\n",
+			  err.message);
+	return ret;
+}
+
 int q_ctx_write(struct q_ctx *ctx, const void *data, size_t len)
 {
 	if (!ctx->out)

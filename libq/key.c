@@ -228,6 +228,12 @@ int q_item_key(struct q_jobh *h, struct q_jobcache *cache, uint64_t item,
 			q__buf_addch(&t, '\n');
 		}
 	}
+	/* The broadcast input is an input too: its content, not its path
+	 * (a checksum for damage, which SHA-256 keys then cover). */
+	if (job->broadcast)
+		q__buf_printf(&t, "broadcast %llu %016llx\n",
+			      (unsigned long long)job->broadcast_size,
+			      (unsigned long long)job->broadcast_sum);
 	for (size_t i = 0; i < g->nenv; i++) {
 		char *e = q_subst_index(g->env[i], index);
 		q__buf_addstr(&t, "env ");

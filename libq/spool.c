@@ -555,6 +555,7 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 	int ret;
 
 	sp->dirfd = sp->tmpfd = sp->jobsfd = sp->workersfd = -1;
+	pthread_mutex_init(&sp->bcast_lock, NULL);
 	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->cachefd); i++)
 		sp->cachefd[i] = -1;
 	sp->path = absolute_path(path);
@@ -655,6 +656,8 @@ void q_spool_close(struct q_spool *sp)
 	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->cachefd); i++)
 		if (sp->cachefd[i] >= 0)
 			close(sp->cachefd[i]);
+	q__broadcast_release(sp);
+	pthread_mutex_destroy(&sp->bcast_lock);
 	free(sp->path);
 	free(sp);
 }

@@ -7,6 +7,7 @@
 #define LIBQ_SPOOL_INTERNAL_H
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,15 @@ struct q_spool {
 	char world[Q_WORLD_MAX];
 	unsigned world_rank;
 	struct q_world_hooks hooks;
+	/* Broadcast inputs read by this process (broadcast.c note 2). */
+	pthread_mutex_t bcast_lock;
+	struct q_bcast_entry *bcast;
 };
+
+/* The job's broadcast input, read once per process (broadcast.c). */
+int q__broadcast_get(struct q_jobh *h, const char **data, size_t *len,
+		     struct q_error *err);
+void q__broadcast_release(struct q_spool *sp);
 
 /*
  * Open a directory below `dirfd` by a relative path of one or more

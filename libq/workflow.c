@@ -829,7 +829,7 @@ static int check_graph(struct wf *w, unsigned *depth_out)
 /* ---- the document ---- */
 
 static const char *const top_keys[] = { "name", "defaults", "plugins",
-					"tasks", NULL };
+					"broadcast", "tasks", NULL };
 
 /* The job name from the file name: its base name without extension,
  * made a valid name. */
@@ -875,6 +875,21 @@ static int load_plugins(struct wf *w, const struct q_ynode *p)
 	return 0;
 }
 
+/* broadcast: a file every task may read (a path relative to the
+ * workflow's directory). */
+static int load_broadcast(struct wf *w, const struct q_ynode *b)
+{
+	if (want_scalar(w, b, "broadcast (a file)") < 0)
+		return -EINVAL;
+	char *path = resolve_path(w, b->value);
+	struct q_error berr = Q_ERROR_INIT;
+	int ret = q_job_set_broadcast(w->job, path, &berr);
+	free(path);
+	if (ret < 0)
+		return fail(w, b, "%s", berr.message);
+	return 0;
+}
+
 static int load_doc(struct wf *w, const struct q_ydoc *doc,
 		    struct q_workflow_info *info)
 {
@@ -894,6 +909,7 @@ static int load_doc(struct wf *w, const struct q_ydoc *doc,
 	const struct q_ynode *name = lookup(root, "name");
 	const struct q_ynode *defaults = lookup(root, "defaults");
 	const struct q_ynode *plugins = lookup(root, "plugins");
+	const struct q_ynode *broadcast = lookup(root, "broadcast");
 	const struct q_ynode *tasks = lookup(root, "tasks");
 	if (name) {
 		struct q_error nerr = Q_ERROR_INIT;
@@ -907,6 +923,8 @@ static int load_doc(struct wf *w, const struct q_ydoc *doc,
 	w->job = q_job_new(job_name);
 	free(job_name);
 	if (plugins && (ret = load_plugins(w, plugins)) < 0)
+		return ret;
+	if (broadcast && (ret = load_broadcast(w, broadcast)) < 0)
 		return ret;
 	if (defaults && (ret = parse_defaults(w, defaults, &d)) < 0)
 		return ret;

@@ -184,6 +184,9 @@ static void build_env(struct q_run *r, const struct q_group *g, uint64_t item,
 	env_set(e, xasprintf("Q_ATTEMPT=%u", r->claim.attempt));
 	env_set(e, xasprintf("Q_WORKER=%s", r->worker_id));
 	env_set(e, xasprintf("Q_SPOOL=%s", q_spool_path(r->spool)));
+	/* A command reads the job's broadcast input from its file. */
+	if (job->broadcast)
+		env_set(e, xasprintf("Q_BROADCAST=%s", job->broadcast));
 	/* No input variable is in `e` yet: append without searching, which
 	 * keeps 10,000 inputs linear. */
 	for (size_t i = 0; inputs && inputs[i]; i++)

@@ -210,13 +210,14 @@ Test(sum_text, a_long_token_is_not_split)
 Test(registry, builtins_once_in_order)
 {
 	static const char *const want[] = { "hello", "sleep", "pi", "sum",
-					    "blob", "blob_check" };
+					    "blob", "blob_check",
+					    "bcast_slice" };
 	q_builtin_kernels_register();
 	size_t n = q_kernel_count();
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 7);
 	q_builtin_kernels_register();
 	cr_assert_eq(q_kernel_count(), n, "registering twice added kernels");
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		const struct q_kernel *k = q_kernel_find(want[i]);
 		cr_assert_not_null(k, "%s", want[i]);
 		cr_assert_eq(q_kernel_at(i), k);
@@ -228,7 +229,7 @@ Test(registry, builtins_once_in_order)
 	}
 	cr_assert_eq(q_kernel_find("pi"), &q_kernel_pi);
 	cr_assert_null(q_kernel_find("nope"));
-	cr_assert_null(q_kernel_at(6));
+	cr_assert_null(q_kernel_at(7));
 }
 
 static int square_run(struct q_ctx *ctx)
@@ -258,16 +259,16 @@ Test(registry, refuses_wrong_abi_and_duplicates)
 	cr_assert_null(q_kernel_find("new"));
 	cr_assert_eq(q_kernel_register(&other_pi), -EEXIST);
 	cr_assert_eq(q_kernel_find("pi"), &q_kernel_pi);
-	cr_assert_eq(q_kernel_count(), 6);
+	cr_assert_eq(q_kernel_count(), 7);
 
 	cr_assert_eq(q_kernel_register(&square), 0);
 	cr_assert_eq(q_kernel_find("square"), &square);
-	cr_assert_eq(q_kernel_at(6), &square);
+	cr_assert_eq(q_kernel_at(7), &square);
 	cr_assert_eq(q_kernel_register(&square), -EEXIST);
-	cr_assert_eq(q_kernel_count(), 7);
+	cr_assert_eq(q_kernel_count(), 8);
 	/* The built-ins are still registered only once. */
 	q_builtin_kernels_register();
-	cr_assert_eq(q_kernel_count(), 7);
+	cr_assert_eq(q_kernel_count(), 8);
 }
 
 Test(registry, full_registry_says_enospc)

@@ -16,6 +16,7 @@ extern const struct q_kernel q_kernel_pi;
 extern const struct q_kernel q_kernel_sum;
 extern const struct q_kernel q_kernel_blob;
 extern const struct q_kernel q_kernel_blob_check;
+extern const struct q_kernel q_kernel_bcast_slice;
 
 /* pi: hits among `samples` counter-based samples of stream `key`. */
 uint64_t q_pi_hits(uint64_t key, uint64_t samples, unsigned threads);

@@ -114,6 +114,11 @@ struct q_job {
 	char **plugins;        /* plugin paths the job's kernels need */
 	size_t nplugins;
 	bool no_cache;         /* run pure tasks even when results exist */
+	/* A big read-only input every task may use (q_job_set_broadcast):
+	 * its absolute path, size and checksum at submission; or NULL. */
+	char *broadcast;
+	uint64_t broadcast_size;
+	uint64_t broadcast_sum;
 	size_t neach_worker;   /* each_worker groups (set by the layout) */
 	int max_priority;      /* the highest task priority (the layout) */
 	size_t cap_groups, cap_barriers;
@@ -130,6 +135,18 @@ Q_EXPORT void q_group_add_arg(struct q_group *g, const char *key_value);
 Q_EXPORT void q_group_add_env(struct q_group *g, const char *key_value);
 Q_EXPORT void q_group_add_after(struct q_group *g, const struct q_after *a);
 Q_EXPORT void q_job_add_plugin(struct q_job *job, const char *path);
+/*
+ * The job's broadcast input (qsubmit --broadcast FILE, broadcast: in a
+ * workflow): a read-only file every task may read, which each worker
+ * reads once (an MPI world: rank 0 reads it and MPI_Bcast shares it).
+ * Checks that `path` is a regular file we can read, at most
+ * Q_BROADCAST_MAX bytes, and records its absolute path, size and
+ * checksum (reading it once). 0, or a Q_ERR_INPUT error naming the file
+ * and what to do.
+ */
+#define Q_BROADCAST_MAX ((uint64_t)64 << 30)
+Q_EXPORT int q_job_set_broadcast(struct q_job *job, const char *path,
+				 struct q_error *err);
 /* Take the --tasks lines (one item per non-empty line). */
 Q_EXPORT void q_job_set_lines(struct q_job *job, char *lines, size_t len);
 

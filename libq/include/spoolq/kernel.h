@@ -137,6 +137,16 @@ Q_EXPORT size_t q_ctx_input_count(struct q_ctx *ctx);
 Q_EXPORT int q_ctx_input(struct q_ctx *ctx, size_t i, const char **data,
 			 size_t *len);
 
+/*
+ * The job's broadcast input (qsubmit --broadcast FILE, or broadcast: in
+ * a workflow), the same bytes for every task: read once per worker (in
+ * an MPI world, once per world and shared with MPI_Bcast), valid until
+ * the worker exits; only read them. 0, -ENOENT when the job has none,
+ * or another -errno (the reason in the task's log).
+ */
+Q_EXPORT int q_ctx_broadcast(struct q_ctx *ctx, const char **data,
+			     size_t *len);
+
 Q_EXPORT int q_ctx_write(struct q_ctx *ctx, const void *data, size_t len);
 Q_EXPORT int q_ctx_printf(struct q_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

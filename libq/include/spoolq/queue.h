@@ -325,6 +325,11 @@ Q_EXPORT int q_each_records(struct q_jobh *h, uint64_t chunk,
 Q_EXPORT int q_output_spill(struct q_jobh *h, uint64_t item, unsigned attempt,
 			    const char *worker_id, const void *data,
 			    size_t len, struct q_error *err);
+/* Read the job's broadcast input from its file, checked against the
+ * size and checksum recorded at submission: 0 with *data_out (from
+ * q_big_alloc, NUL-terminated), or -errno with err set. */
+Q_EXPORT int q_broadcast_read(struct q_jobh *h, char **data_out,
+			      size_t *len_out, struct q_error *err);
 struct q_moved {
 	uint64_t mpi_bytes;
 	uint64_t file_bytes;

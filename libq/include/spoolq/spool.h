@@ -96,6 +96,11 @@ typedef int (*q_fetch_fn)(void *arg, struct q_jobh *h,
 struct q_world_hooks {
 	q_fetch_fn fetch;
 	void (*file_read)(void *arg, uint64_t job, uint64_t bytes);
+	/* The job's broadcast input (spoolq/kernel.h q_ctx_broadcast):
+	 * 0 with *data (the hook's, valid until the worker stops) and
+	 * *len, or -errno with err set. NULL: read the file once here. */
+	int (*broadcast)(void *arg, struct q_jobh *h, const char **data,
+			 size_t *len, struct q_error *err);
 	void *arg;
 };
 Q_EXPORT void q_spool_set_world(struct q_spool *spool, const char *world,
