@@ -162,7 +162,11 @@ static int claim_from_shard(struct q_jobh *h, unsigned s, struct ready_entry *v,
 		if (v[k].not_before && v[k].not_before > now)
 			continue;
 		struct q_claim *claim = &claims[*n];
-		snprintf(claim->name, sizeof(claim->name), "%s@%s", v[k].name,
+		/* The claim's name is D.aN@W whatever the ready entry's
+		 * suffix (a retry's back-off): the name every reader of
+		 * claim/ parses (reclaim, repair, status). */
+		snprintf(claim->name, sizeof(claim->name), "%llu.a%u@%s",
+			 (unsigned long long)v[k].chunk, v[k].attempt,
 			 worker_id);
 		if (q__renameat(readyfd, v[k].name, claimfd, claim->name) != 0 &&
 		    !claimed_by_us(claimfd, claim->name)) {

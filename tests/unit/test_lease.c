@@ -344,6 +344,37 @@ Test(lease, a_retry_waits_out_its_back_off)
 }
 
 /*
+ * A retry's ready entry carries its back-off (D.aN.nT); its claim must
+ * still be named D.aN@W, or reclaim, repair and qstatus (which parse
+ * claim names strictly) would never see it: a worker dying in a retry
+ * would leave its chunk claimed for good.
+ */
+Test(lease, a_retried_claim_has_a_plain_name)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("r", 1));
+	struct q_claim c;
+	struct q_jobh *h = claim_as(&t, id, "w.1.000001", &c);
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_claim_retry(h, &c, 1, &err), 0);
+	/* The back-off is whole seconds: wait it out, with a deadline. */
+	int got = 0;
+	for (int i = 0; i < 400 && got == 0; i++) {
+		got = q_claim_next(h, "w.1.000001", 0, 8, 8, &c, &err);
+		if (got == 0)
+			usleep(10000);
+	}
+	cr_assert_eq(got, 1, "never claimable after its back-off");
+	cr_assert_eq(c.attempt, 2);
+	cr_assert_str_eq(c.name, "0.a2@w.1.000001");
+	struct q_counts k;
+	cr_assert_eq(q_job_counts(h, &k, &err), 0);
+	cr_assert_eq(k.running, 1, "qstatus does not see the claim");
+	tspool_fini(&t);
+}
+
+/*
  * /proc mounted with hidepid=2 hides other users' processes (ENOENT): a
  * reclaimer of another user (a group spool) must then say "cannot tell",
  * never "gone", for a live worker. Needs root (a mount namespace and
