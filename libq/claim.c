@@ -33,6 +33,15 @@
  *    (at least one): the caller sizes bundles from measured chunk times,
  *    and this keeps a big bundle from emptying a shard that others
  *    could share, so the tail of a job still balances.
+ * 4. The claim's name is D.aN@W whatever suffix the ready entry has:
+ *    every reader of claim/ parses that form.
+ * 5. Locality (the MPI fast path): a chunk made ready by a rank of an
+ *    MPI world is named with that rank (D.a1.h<world>-<rank>): it just
+ *    finished one of the chunk's inputs and holds its result. Within a
+ *    priority, that rank takes its own hinted chunks first, everyone
+ *    takes unhinted ones next and other ranks' hinted ones last. A
+ *    preference, never a reservation: a rank with nothing else takes
+ *    another's, so nobody starves and the load still balances.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,17 +62,30 @@ struct ready_entry {
 	uint64_t chunk;
 	unsigned attempt;
 	int priority;
+	int locality;           /* 0 hinted to us, 1 no hint, 2 to another */
 	int64_t not_before;     /* a retry's back-off: unix seconds, or 0 */
 	char name[64];          /* the entry as it is in ready/ */
 };
 
-/* Higher priority first, then the lower chunk (submission order). */
+/* Higher priority first, then locality (note 5), then the lower chunk
+ * (submission order). */
 static int cmp_ready(const void *a, const void *b)
 {
 	const struct ready_entry *x = a, *y = b;
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
+	if (x->locality != y->locality)
+		return x->locality < y->locality ? -1 : 1;
 	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* Design note 5: who a ready entry's hint points to, for this worker. */
+static int locality_of(const struct q_spool *sp,
+		       const struct q__ready_hint *hint)
+{
+	if (!hint->world[0] || strcmp(hint->world, sp->world) != 0)
+		return 1;
+	return hint->rank == sp->world_rank ? 0 : 2;
 }
 
 /* d_type when the file system fills it in, else one fstatat. */
@@ -78,9 +100,10 @@ static bool is_dir_entry(int dirfd, const struct dirent *de)
 }
 
 /* List ready entries of one shard (at most `max`) in claim order. */
-static int list_shard(const struct q_job *job, int fd,
+static int list_shard(const struct q_jobh *h, int fd,
 		      struct ready_entry **out, size_t *n_out, size_t max)
 {
+	const struct q_job *job = h->job;
 	DIR *d = q__opendir_at(fd, NULL);
 	if (!d)
 		return -errno;
@@ -89,11 +112,13 @@ static int list_shard(const struct q_job *job, int fd,
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL && n < max) {
 		struct ready_entry e;
+		struct q__ready_hint hint;
 		/* Anything else (dot files, junk) is not a ready chunk. */
 		if (strlen(de->d_name) >= sizeof(e.name) ||
-		    !q__parse_ready_full(de->d_name, &e.chunk, &e.attempt,
-					 &e.not_before))
+		    !q__parse_ready_hinted(de->d_name, &e.chunk, &e.attempt,
+					   &e.not_before, &hint))
 			continue;
+		e.locality = locality_of(h->sp, &hint);
 		/* A ready entry is an empty directory; a symbolic link or
 		 * file planted here is not one, and claiming it would move
 		 * the link and run the chunk again. */
@@ -214,7 +239,7 @@ int q_claim_bundle(struct q_jobh *h, const char *worker_id,
 		}
 		struct ready_entry *v = NULL;
 		size_t nv = 0, n = 0;
-		int ret = list_shard(job, readyfd, &v, &nv, 4096);
+		int ret = list_shard(h, readyfd, &v, &nv, 4096);
 		if (ret < 0) {
 			q__jobh_where(h, "ready", where, sizeof(where));
 			return q_error_set(err, Q_ERR_SYSTEM, -ret,
@@ -240,7 +265,7 @@ int q_claim_chunk(struct q_jobh *h, const char *worker_id, uint64_t chunk,
 		  unsigned cores, struct q_claim *claim, struct q_error *err)
 {
 	const struct q_job *job = h->job;
-	char from[48], where[512];
+	char from[64], where[512];
 
 	/* Exactly the thread count of the slot it would run on. */
 	if (chunk >= job->nchunks || q_chunk_each_worker(job, chunk) ||
@@ -251,8 +276,10 @@ int q_claim_chunk(struct q_jobh *h, const char *worker_id, uint64_t chunk,
 	int claimfd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
 	if (readyfd < 0 || claimfd < 0)
 		return 0;   /* finished meanwhile, or nothing to take */
-	q__ready_name(from, sizeof(from), chunk, 1);
-	snprintf(claim->name, sizeof(claim->name), "%s@%s", from, worker_id);
+	/* The name this process's promotion gave it (with its hint). */
+	q__ready_name_promoted(h, from, sizeof(from), chunk);
+	snprintf(claim->name, sizeof(claim->name), "%llu.a1@%s",
+		 (unsigned long long)chunk, worker_id);
 	/* A sibling thread's claim of it under the same name (note 1): ours
 	 * would fail with ENOENT and then look won. */
 	if (claimed_by_us(claimfd, claim->name))

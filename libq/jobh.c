@@ -163,11 +163,35 @@ static bool parse_chunk_attempt(const char *name, const char **end,
 	return true;
 }
 
-bool q__parse_ready_full(const char *name, uint64_t *chunk,
-			 unsigned *attempt, int64_t *not_before)
+/*
+ * The locality hint of a chunk made ready by a rank of an MPI world:
+ * .h<16 hex digits of the world>-<rank> (q__ready_name_promoted). The
+ * same world's workers prefer the chunks hinted to them (claim.c note 5).
+ */
+static bool parse_hint(const char **p, struct q__ready_hint *hint)
+{
+	const char *s = *p + 2;
+	uint64_t rank;
+	if (strspn(s, "0123456789abcdef") < 16 || s[16] != '-' ||
+	    !q__parse_u64(s + 17, p, &rank) || rank > 1u << 24)
+		return false;
+	if (hint) {
+		hint->world[0] = 'w';
+		memcpy(hint->world + 1, s, 16);
+		hint->world[17] = '\0';
+		hint->rank = (unsigned)rank;
+	}
+	return true;
+}
+
+bool q__parse_ready_hinted(const char *name, uint64_t *chunk,
+			   unsigned *attempt, int64_t *not_before,
+			   struct q__ready_hint *hint)
 {
 	const char *end;
 	uint64_t t = 0;
+	if (hint)
+		memset(hint, 0, sizeof(*hint));
 	if (!parse_chunk_attempt(name, &end, chunk, attempt))
 		return false;
 	/* A retry waiting out its back-off: <chunk>.a<N>.n<unix seconds>. */
@@ -175,6 +199,8 @@ bool q__parse_ready_full(const char *name, uint64_t *chunk,
 		if (!q__parse_u64(end + 2, &end, &t) || t > INT64_MAX / 2)
 			return false;
 	}
+	if (end[0] == '.' && end[1] == 'h' && !parse_hint(&end, hint))
+		return false;
 	if (*end != '\0')
 		return false;
 	if (not_before)
@@ -182,10 +208,27 @@ bool q__parse_ready_full(const char *name, uint64_t *chunk,
 	return true;
 }
 
+bool q__parse_ready_full(const char *name, uint64_t *chunk,
+			 unsigned *attempt, int64_t *not_before)
+{
+	return q__parse_ready_hinted(name, chunk, attempt, not_before, NULL);
+}
+
 bool q__parse_ready_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt)
 {
 	return q__parse_ready_full(name, chunk, attempt, NULL);
+}
+
+void q__ready_name_promoted(const struct q_jobh *h, char *out, size_t size,
+			    uint64_t chunk)
+{
+	int n = snprintf(out, size, "%llu.a1", (unsigned long long)chunk);
+	/* Not for each_worker markers: each.c looks them up by name. */
+	if (h->sp->world[0] && !q_chunk_each_worker(h->job, chunk) && n > 0 &&
+	    (size_t)n < size)
+		snprintf(out + n, size - (size_t)n, ".h%s-%u",
+			 h->sp->world + 1, h->sp->world_rank);
 }
 
 bool q__parse_claim_name(const char *name, uint64_t *chunk,

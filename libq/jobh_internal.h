@@ -60,6 +60,18 @@ void q__ready_name(char *out, size_t size, uint64_t chunk, unsigned attempt);
 bool q__parse_ready_name(const char *name, uint64_t *chunk,
 			 unsigned *attempt);
 /* The same, with the not-before time of a retry (0 when none). */
+/* A ready entry's locality hint (jobh.c): world "" when none. */
+struct q__ready_hint {
+	char world[Q_WORLD_MAX];
+	unsigned rank;
+};
+bool q__parse_ready_hinted(const char *name, uint64_t *chunk,
+			   unsigned *attempt, int64_t *not_before,
+			   struct q__ready_hint *hint);
+/* The name a promotion gives chunk's first attempt: hinted with this
+ * process's MPI world and rank when it is one. */
+void q__ready_name_promoted(const struct q_jobh *h, char *out, size_t size,
+			    uint64_t chunk);
 bool q__parse_ready_full(const char *name, uint64_t *chunk,
 			 unsigned *attempt, int64_t *not_before);
 /* <chunk>.a<attempt>@<worker> */

@@ -76,8 +76,8 @@ int q__try_promote(struct q_jobh *h, struct q_jobcache *cache,
 		int readyfd = q__jobh_shard_fd(h, Q_SHARD_READY, s);
 		if (readyfd < 0)
 			return readyfd;
-		char name[48];
-		q__ready_name(name, sizeof(name), n, 1);
+		char name[64];
+		q__ready_name_promoted(h, name, sizeof(name), n);
 		if (q__renameat(waitfd, waiter, readyfd, name) != 0)
 			return errno == ENOENT ? 0 : -errno;
 		promoted_job = h->job->id;

@@ -327,3 +327,47 @@ Test(claim, bundle_takes_a_share_of_one_shard)
 	cr_assert_eq(total, 40);
 	tspool_fini(&t);
 }
+
+/* Rename ready/<s>/<chunk>.a1 of job `id` to carry a locality hint. */
+static void hint(struct tspool *t, uint64_t id, unsigned shard,
+		 uint64_t chunk, const char *suffix)
+{
+	char from[256], to[300];
+	snprintf(from, sizeof(from), "%s/jobs/%llu/ready/%u/%llu.a1", t->path,
+		 (unsigned long long)id, shard, (unsigned long long)chunk);
+	snprintf(to, sizeof(to), "%s%s", from, suffix);
+	cr_assert_eq(rename(from, to), 0, "%s: %s", from, strerror(errno));
+}
+
+/*
+ * claim.c note 5: a rank of an MPI world takes the chunks hinted to it
+ * first, unhinted ones next, other ranks' last; and still takes those.
+ */
+Test(claim, locality_hints_order_but_do_not_reserve)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("l", 4));
+	struct q_error err = Q_ERROR_INIT;
+	struct q_jobh *h = q_jobcache_get(t.cache, id, &err);
+	cr_assert_not_null(h);
+	cr_assert_eq(q_jobh_job(h)->nshards, 1);
+	hint(&t, id, 0, 0, ".h0123456789abcdef-0");   /* rank 0's */
+	hint(&t, id, 0, 3, ".h0123456789abcdef-1");   /* ours */
+	hint(&t, id, 0, 2, ".hfedcba9876543210-1");   /* another world's */
+	q_spool_set_world(t.sp, "w0123456789abcdef", 1, NULL);
+	static const uint64_t order[] = { 3, 1, 2, 0 };
+	for (size_t i = 0; i < 4; i++) {
+		struct q_claim c;
+		cr_assert_eq(q_claim_next(h, "w.1.000001", 0, 8, 8, &c, &err),
+			     1, "claim %zu: %s", i, err.message);
+		cr_assert_eq(c.chunk, order[i], "claim %zu took chunk %llu", i,
+			     (unsigned long long)c.chunk);
+		char want[64];
+		snprintf(want, sizeof(want), "%llu.a1@w.1.000001",
+			 (unsigned long long)order[i]);
+		cr_assert_str_eq(c.name, want);
+	}
+	q_spool_set_world(t.sp, "", 0, NULL);
+	tspool_fini(&t);
+}
