@@ -367,13 +367,17 @@ int q__record_parse(struct q_record *rec, char *text, size_t len,
 	 * damaged (found by tests/fuzz/fuzz_record). */
 	if (!have_chunk || nitems != rec->count || !rec->worker || !rec->host)
 		return bad(err, where, it.lineno, "incomplete header");
-	/* A held output must say where, and what its bytes sum to. */
-	for (uint64_t i = 0; i < rec->count; i++)
-		if (rec->items[i].out.where == Q_STREAM_HELD &&
-		    (!rec->items[i].held_world[0] ||
-		     !rec->items[i].out_summed))
+	/* A held output must say where, and what its bytes sum to; only a
+	 * held one has a place. */
+	for (uint64_t i = 0; i < rec->count; i++) {
+		const struct q_item_record *r = &rec->items[i];
+		bool held = r->out.where == Q_STREAM_HELD;
+		if (held != (r->held_world[0] != '\0') ||
+		    (held && !r->out_summed))
 			return bad(err, where, it.lineno,
-				   "a held output without its place or sum");
+				   "a held output without its place or sum, "
+				   "or a place for one that is not held");
+	}
 	rec->data_len = (size_t)data_len;
 	rec->data = q__malloc(rec->data_len + 1);
 	memcpy(rec->data, nl + 1, rec->data_len);

@@ -89,7 +89,11 @@ static bool same_record(const struct q_record *a, const struct q_record *b)
 		    x->slot != y->slot || !same_stream(&x->out, &y->out) ||
 		    !same_stream(&x->err, &y->err) ||
 		    !same_str(x->reason, y->reason) ||
-		    strcmp(x->key, y->key) != 0)
+		    strcmp(x->key, y->key) != 0 ||
+		    x->out_summed != y->out_summed ||
+		    (x->out_summed && x->out_sum != y->out_sum) ||
+		    strcmp(x->held_world, y->held_world) != 0 ||
+		    x->held_rank != y->held_rank)
 			return false;
 	}
 	return true;
