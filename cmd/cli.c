@@ -110,35 +110,18 @@ bad:
 int q_cli_bytes(struct q_cli *cli, const char *opt, const char *text,
 		uint64_t min, uint64_t max, uint64_t *out)
 {
-	static const char units[] = "KMGT";
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)text[0]))
-		goto bad;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno)
-		goto bad;
-	const char *u = *end ? strchr(units, *end) : NULL;
-	if (*end && !u)
-		goto bad;
-	if (u) {
-		unsigned shift = 10 * (unsigned)(u - units + 1);
-		if (strcmp(end + 1, "") != 0 && strcmp(end + 1, "iB") != 0)
-			goto bad;
-		if (v > (UINT64_MAX >> shift))
-			goto bad;
-		v <<= shift;
+	uint64_t v;
+	if (!isdigit((unsigned char)text[0]) || !q_parse_size(text, &v) ||
+	    v < min || v > max) {
+		q_cli_usage_error(cli, "%s needs a size in bytes from %llu to "
+				  "%llu, optionally with K, M, G or T (KiB, "
+				  "MiB, ...), got '%s'", opt,
+				  (unsigned long long)min,
+				  (unsigned long long)max, text);
+		return -1;
 	}
-	if (v < min || v > max)
-		goto bad;
 	*out = v;
 	return 0;
-bad:
-	q_cli_usage_error(cli, "%s needs a size in bytes from %llu to %llu, "
-			  "optionally with K, M, G or T (KiB, MiB, ...), got "
-			  "'%s'", opt, (unsigned long long)min,
-			  (unsigned long long)max, text);
-	return -1;
 }
 
 int q_cli_seconds(struct q_cli *cli, const char *opt, const char *text,

@@ -56,6 +56,9 @@ static const char usage[] =
 	"                     worker reads it once (an MPI world: once, shared\n"
 	"                     with MPI_Bcast); kernels get it from\n"
 	"                     q_ctx_broadcast, commands from $Q_BROADCAST\n"
+	"  --mpi-threshold SIZE  under qworker --mpi, keep results of at least\n"
+	"                     SIZE (4M; 'never') with their producer, instead\n"
+	"                     of the worker's threshold (docs/mpi.md)\n"
 	"  --check FILE       validate a workflow, print its size and depth, exit\n"
 	"\n"
 	"examples:\n"
@@ -70,7 +73,7 @@ enum {
 	OPT_SPOOL = 256, OPT_GROUP, OPT_NAME, OPT_ARRAY, OPT_THREADS,
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
 	OPT_TASKS, OPT_LIST, OPT_PLUGIN, OPT_CHECK, OPT_NOCACHE, OPT_EACH,
-	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY, OPT_BROADCAST,
+	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY, OPT_BROADCAST, OPT_MPI_THRESHOLD,
 };
 
 struct submit_args {
@@ -85,6 +88,8 @@ struct submit_args {
 	uint64_t retries;
 	double timeout_s;          /* 0: none */
 	const char *priority_opt;
+	const char *mpi_threshold_opt;
+	uint64_t mpi_threshold;    /* 0: the worker's */
 	int priority;
 	char **after;
 	size_t nafter;
@@ -284,6 +289,7 @@ static int check_workflow_args(struct q_cli *cli, struct submit_args *a,
 			    : a->retries_opt ? "--retries"
 			    : a->timeout_s ? "--timeout"
 			    : a->priority_opt ? "--priority"
+			    : a->mpi_threshold_opt ? "--mpi-threshold"
 			    : a->tasks ? "--tasks"
 			    : a->each_worker ? "--each-worker" : NULL;
 	if (clash)
@@ -351,6 +357,17 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 			a->priority = (int)v;
 			break;
 		}
+		case OPT_MPI_THRESHOLD:
+			a->mpi_threshold_opt = optarg;
+			if (strcmp(optarg, "never") == 0) {
+				a->mpi_threshold = Q_MPI_NEVER;
+				break;
+			}
+			if (q_cli_bytes(cli, "--mpi-threshold", optarg,
+					Q_MPI_THRESHOLD_MIN, Q_MPI_NEVER - 1,
+					&a->mpi_threshold) < 0)
+				return Q_EXIT_USAGE;
+			break;
 		case OPT_AFTER:
 			/* An empty item is an error, not "no dependency":
 			 * --after "$job" with $job empty (its qsubmit
@@ -491,6 +508,7 @@ static int build_job(struct submit_args *a,
 	g->retries = (unsigned)a->retries;
 	g->timeout_s = a->timeout_s;
 	g->priority = a->priority;
+	g->mpi_threshold = a->mpi_threshold;
 	if (a->array) {
 		g->array = true;
 		g->index_base = a->first;
@@ -579,6 +597,7 @@ int main(int argc, char **argv)
 		{ "each-worker", no_argument, NULL, OPT_EACH },
 		{ "plugin", required_argument, NULL, OPT_PLUGIN },
 		{ "broadcast", required_argument, NULL, OPT_BROADCAST },
+		{ "mpi-threshold", required_argument, NULL, OPT_MPI_THRESHOLD },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

@@ -59,6 +59,56 @@ int q_output_spill(struct q_jobh *h, uint64_t item, unsigned attempt,
 	return 0;
 }
 
+/*
+ * SPOOL/config: settings for every worker of the spool, "key value"
+ * lines, '#' comments. Only mpi_threshold so far; an unknown key is an
+ * error (a typo must not be silently ignored).
+ */
+int q_spool_mpi_threshold(struct q_spool *sp, uint64_t *out,
+			  struct q_error *err)
+{
+	char *text = NULL;
+	size_t len;
+	int ret = q__read_file(sp->dirfd, "config", 65536, &text, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, -ret,
+				   "cannot read '%s/config'", sp->path);
+	int found = 0;
+	unsigned lineno = 0;
+	for (char *line = text, *next; line && ret == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		char key[64], value[64], extra[2];
+		int n = sscanf(line, " %63s %63s %1s", key, value, extra);
+		if (n <= 0 || key[0] == '#')
+			continue;
+		if (n != 2 || strcmp(key, "mpi_threshold") != 0) {
+			ret = q_error_set(err, Q_ERR_INPUT, 0, "'%s/config' "
+					  "line %u: expected 'mpi_threshold "
+					  "SIZE' (the only setting), got '%s'",
+					  sp->path, lineno, line);
+		} else if (strcmp(value, "never") == 0) {
+			*out = Q_MPI_NEVER;
+			found = 1;
+		} else if (!q_parse_size(value, out) ||
+			   *out < Q_MPI_THRESHOLD_MIN) {
+			ret = q_error_set(err, Q_ERR_INPUT, 0, "'%s/config' "
+					  "line %u: mpi_threshold must be a "
+					  "size of more than 64 KiB such as 4M, "
+					  "or never, got '%s'", sp->path,
+					  lineno, value);
+		} else {
+			found = 1;
+		}
+	}
+	free(text);
+	return ret < 0 ? ret : found;
+}
+
 int q_moved_write(struct q_jobh *h, const char *worker_id,
 		  const struct q_moved *moved, struct q_error *err)
 {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "job_internal.h"
+#include "names_internal.h"
 
 struct q_job *q_job_new(const char *name)
 {
@@ -33,6 +34,26 @@ static void free_strv(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+bool q_parse_size(const char *text, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *end;
+	uint64_t v;
+	if (!q__parse_u64(text, &end, &v))
+		return false;
+	if (*end) {
+		const char *u = strchr(units, *end);
+		if (!u || (end[1] && strcmp(end + 1, "iB") != 0))
+			return false;
+		unsigned shift = 10 * (unsigned)(u - units + 1);
+		if (v > (UINT64_MAX >> shift))
+			return false;
+		v <<= shift;
+	}
+	*out = v;
+	return true;
 }
 
 void q_job_release(struct q_job *job)

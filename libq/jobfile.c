@@ -94,6 +94,9 @@ void q__job_format_spec(const struct q_job *job, struct q_buf *b)
 		q__buf_printf(b, "pure %d\n", g->pure ? 1 : 0);
 		if (g->each_worker)
 			q__buf_addstr(b, "each_worker 1\n");
+		if (g->mpi_threshold)
+			q__buf_printf(b, "mpi_threshold %llu\n",
+				      (unsigned long long)g->mpi_threshold);
 		for (size_t k = 0; k < g->nafter; k++) {
 			const struct q_after *a = &g->after[k];
 			q__buf_printf(b, "after %llu %llu %llu ",
@@ -371,6 +374,13 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 			else
 				return bad(err, where, it.lineno,
 					   "value out of range");
+			continue;
+		}
+		if (strcmp(key, "mpi_threshold") == 0 && n == 2) {
+			if (!q__tok_u64(tok[1], &g->mpi_threshold) ||
+			    g->mpi_threshold < Q_MPI_THRESHOLD_MIN)
+				return bad(err, where, it.lineno,
+					   "bad mpi_threshold");
 			continue;
 		}
 		if (strcmp(key, "after") == 0) {

@@ -44,6 +44,7 @@ struct settings {
 	int priority;
 	int pure;               /* -1: by kind */
 	uint64_t chunk;
+	uint64_t mpi_threshold; /* 0: the worker's */
 };
 
 struct defaults {
@@ -134,6 +135,24 @@ static int get_bool(struct wf *w, const struct q_ynode *n, const char *what,
 		*out = false;
 	else
 		return fail(w, n, "%s must be true or false, got '%s'", what,
+			    n->value);
+	return 0;
+}
+
+/* The MPI fast path's threshold: a size (4M), or "never". */
+static int get_mpi_threshold(struct wf *w, const struct q_ynode *n,
+			     uint64_t *out)
+{
+	if (want_scalar(w, n, "mpi_threshold") < 0)
+		return -EINVAL;
+	if (strcmp(n->value, "never") == 0) {
+		*out = Q_MPI_NEVER;
+		return 0;
+	}
+	if (!q_parse_size(n->value, out) || *out < Q_MPI_THRESHOLD_MIN)
+		return fail(w, n, "mpi_threshold must be a size of more than "
+			    "64 KiB such as 4M (smaller results go into the "
+			    "spool's records anyway), or never, got '%s'",
 			    n->value);
 	return 0;
 }
@@ -264,6 +283,9 @@ static int parse_setting(struct wf *w, const char *key,
 		if ((ret = get_int(w, n, "chunk", 1, 65536, &v)) < 0)
 			return ret;
 		set->chunk = (uint64_t)v;
+	} else if (strcmp(key, "mpi_threshold") == 0) {
+		if ((ret = get_mpi_threshold(w, n, &set->mpi_threshold)) < 0)
+			return ret;
 	} else {
 		return 0;
 	}
@@ -272,7 +294,7 @@ static int parse_setting(struct wf *w, const char *key,
 
 static const char *const common_keys[] = {
 	"threads", "retries", "timeout", "priority", "env", "cwd", "pure",
-	"chunk",
+	"chunk", "mpi_threshold",
 };
 
 static int parse_defaults(struct wf *w, const struct q_ynode *m,
@@ -351,7 +373,7 @@ bad:
 static const char *const task_keys[] = {
 	"kernel", "cmd", "args", "array", "after", "threads", "retries",
 	"timeout", "priority", "env", "cwd", "pure", "each_worker", "chunk",
-	NULL,
+	"mpi_threshold", NULL,
 };
 
 static int parse_task(struct wf *w, const struct q_ynode *key,
@@ -480,6 +502,7 @@ static int parse_task(struct wf *w, const struct q_ynode *key,
 	g->timeout_s = set.timeout_s;
 	g->priority = set.priority;
 	g->chunk_size = set.chunk;
+	g->mpi_threshold = set.mpi_threshold;
 	if (set.pure >= 0)
 		g->pure = set.pure;
 	if (!lookup(m, "env") && d->env && (ret = parse_env(w, d->env, g)) < 0)

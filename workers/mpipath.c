@@ -382,9 +382,11 @@ size_t q_mpi_hold_limit(const struct q_mpi *m)
 }
 
 bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
-		unsigned attempt, struct q_output *out)
+		unsigned attempt, uint64_t task_threshold, struct q_output *out)
 {
-	if (!m || !out->data || out->len < m->opt.threshold)
+	uint64_t threshold = task_threshold ? task_threshold
+					    : m ? m->opt.threshold : 0;
+	if (!m || !out->data || out->len < threshold)
 		return false;
 	if (out->len > m->opt.mem || !make_room(m, out->len))
 		return false;   /* commit writes it as a file */

@@ -36,7 +36,9 @@
 #define Q_MPI_THRESHOLD_DEFAULT ((size_t)1 << 20)
 
 struct q_mpi_options {
-	size_t threshold;   /* hold results of at least this many bytes */
+	size_t threshold;   /* hold results of at least this many bytes:
+			     * --mpi-threshold, else SPOOL/config's, else
+			     * Q_MPI_THRESHOLD_DEFAULT (worker.c) */
 	size_t mem;         /* memory held results may use; 0: a quarter of
 			     * the machine's (or the cgroup's) memory */
 	bool verbose;
@@ -58,13 +60,15 @@ int q_mpi_start(struct q_spool *spool, const char *worker_id,
 size_t q_mpi_hold_limit(const struct q_mpi *m);
 
 /*
- * A finished item's result: if it is at least the threshold and fits
+ * A finished item's result: if it is at least the threshold (the task's,
+ * when it sets one: a size or Q_MPI_NEVER; else the worker's) and fits
  * the budget (spilling older held results to make room), the store
  * takes its bytes and out->held is set (data NULL, len and sum kept).
  * Returns true when held.
  */
 bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
-		unsigned attempt, struct q_output *out);
+		unsigned attempt, uint64_t task_threshold,
+		struct q_output *out);
 /* After the commit: published (our record counts: others may now ask
  * for it) or not (the bytes are dropped). */
 void q_mpi_settle(struct q_mpi *m, uint64_t job, uint64_t item,

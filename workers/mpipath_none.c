@@ -30,7 +30,8 @@ size_t q_mpi_hold_limit(const struct q_mpi *m)
 }
 
 bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
-		unsigned attempt, struct q_output *out)
+		unsigned attempt, uint64_t task_threshold,
+		struct q_output *out)
 {
 	return false;
 }

@@ -461,7 +461,7 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	q_sink_init(&err, r->spool, "err", &r->sink_budget);
 	/* Design note 10: a pure kernel's big result may stay here. */
 	bool holdable = r->mpi && !r->each && g->kind == Q_TASK_KERNEL &&
-			o->key[0];
+			o->key[0] && g->mpi_threshold != Q_MPI_NEVER;
 	if (holdable)
 		q_sink_hold(&out, q_mpi_hold_limit(r->mpi));
 	if (g->kind == Q_TASK_KERNEL)
@@ -472,7 +472,7 @@ static int run_item(struct q_run *r, uint64_t item, struct q_outcome *o)
 	int err_ret = q_sink_finish(&err, &o->err);
 	if (holdable && ret == 0 && out_ret == 0 && o->state == Q_STATE_DONE)
 		(void)q_mpi_keep(r->mpi, q_jobh_job(r->h)->id, item,
-				 r->claim.attempt, &o->out);
+				 r->claim.attempt, g->mpi_threshold, &o->out);
 	int lost = out_ret < 0 ? -out_ret : err_ret < 0 ? -err_ret : 0;
 	/* A write the task never saw fail, lost for lack of space: not the
 	 * task's fault (design note 6). */

@@ -677,13 +677,22 @@ static int setup(struct worker *w)
 	}
 	if (w->opt->mpi) {
 		struct q_mpi_options mo = {
-			.threshold = w->opt->mpi_threshold
-					     ? w->opt->mpi_threshold
-					     : Q_MPI_THRESHOLD_DEFAULT,
+			.threshold = w->opt->mpi_threshold,
 			.mem = w->opt->mpi_mem,
 			.verbose = w->opt->verbose,
 			.prog = w->opt->prog,
 		};
+		/* --mpi-threshold, else the spool's, else the default. */
+		uint64_t spool_threshold;
+		int found = q_spool_mpi_threshold(w->sp, &spool_threshold,
+						  &err);
+		if (found < 0) {
+			report(w, &err);
+			return -1;
+		}
+		if (!mo.threshold)
+			mo.threshold = found ? (size_t)spool_threshold
+					     : Q_MPI_THRESHOLD_DEFAULT;
 		if (q_mpi_start(w->sp, w->id, &mo, &w->mpi, &err) < 0) {
 			report(w, &err);
 			return -1;

@@ -45,4 +45,44 @@ expect_eq "a world of one: qcollect" 0 $?
 expect_eq "a world of one: the result" 3145728 "$(stat -c %s "$T/out/make.out")"
 check "a world of one: the consumer read it" \
 	grep -q "^inputs 1 bytes 3145728 " "$T/out/check.out"
+
+# The threshold per task (qsubmit --mpi-threshold, mpi_threshold: in a
+# workflow) wins over the worker's, which wins over the spool's config.
+held_items() {
+	cat "$QSPOOL"/jobs/"$1"/done/*/* | grep -a '^held ' | sort -u | wc -l
+}
+j=$("$QSUBMIT" --kernel blob --arg mib=3 --arg seed=11 --mpi-threshold 2M)
+"$QWORKER" --mpi --mpi-threshold 4M --exit-when-idle
+expect_eq "task 2M over worker 4M: held" 1 "$(held_items "$j")"
+j=$("$QSUBMIT" --kernel blob --arg mib=3 --arg seed=2 --mpi-threshold never)
+"$QWORKER" --mpi --exit-when-idle
+expect_eq "task never: not held" 0 "$(held_items "$j")"
+printf 'name: t\ntasks:\n  b: {kernel: blob, args: {mib: 3, seed: 3}, mpi_threshold: 8M}\n' > "$T/t.yaml"
+j=$("$QSUBMIT" "$T/t.yaml")
+"$QWORKER" --mpi --exit-when-idle
+expect_eq "workflow mpi_threshold 8M: a 3 MiB result not held" 0 "$(held_items "$j")"
+printf '# for every worker\nmpi_threshold 8M\n' > "$QSPOOL/config"
+j=$("$QSUBMIT" --kernel blob --arg mib=3 --arg seed=4)
+"$QWORKER" --mpi --exit-when-idle
+expect_eq "spool config 8M: not held" 0 "$(held_items "$j")"
+j=$("$QSUBMIT" --kernel blob --arg mib=3 --arg seed=5)
+"$QWORKER" --mpi --mpi-threshold 2M --exit-when-idle
+expect_eq "worker 2M over spool 8M: held" 1 "$(held_items "$j")"
+
+printf 'mpi_treshold 8M\n' > "$QSPOOL/config"
+"$QWORKER" --mpi --exit-when-idle 2> "$T/err"
+check "a bad spool config: non-zero exit" test $? -ne 0
+check "a bad spool config: names the line" \
+	grep -q "config' line 1: expected 'mpi_threshold SIZE'" "$T/err"
+rm "$QSPOOL/config"
+before=$(spool_snapshot)
+"$QSUBMIT" --kernel blob --arg mib=1 --mpi-threshold 10 2> "$T/err"
+expect_eq "qsubmit --mpi-threshold 10: exit status" 2 $?
+check "qsubmit --mpi-threshold 10: says why" grep -q "from 65537" "$T/err"
+printf 'name: t\ntasks:\n  b: {kernel: blob, args: {mib: 1}, mpi_threshold: 1K}\n' > "$T/bad.yaml"
+"$QSUBMIT" "$T/bad.yaml" 2> "$T/err"
+expect_eq "workflow mpi_threshold 1K: exit status" 2 $?
+check "workflow mpi_threshold 1K: line and column" \
+	grep -q "line 3, column .*mpi_threshold must be a size of more than 64 KiB" "$T/err"
+expect_eq "bad thresholds leave the spool unchanged" "$before" "$(spool_snapshot)"
 finish

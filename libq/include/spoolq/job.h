@@ -84,6 +84,9 @@ struct q_group {
 	int priority;          /* higher runs first among ready tasks */
 	bool pure;             /* result reusable by content (kernels) */
 	bool each_worker;      /* run once on every worker */
+	/* qworker --mpi holds results of at least this many bytes
+	 * (docs/mpi.md); 0: the worker's threshold; Q_MPI_NEVER: never. */
+	uint64_t mpi_threshold;
 	uint64_t first_chunk;  /* set by q_job_finalize */
 	uint64_t nchunks;      /* set by q_job_finalize */
 };
@@ -123,6 +126,17 @@ struct q_job {
 	int max_priority;      /* the highest task priority (the layout) */
 	size_t cap_groups, cap_barriers;
 };
+
+#define Q_MPI_NEVER UINT64_MAX
+/* The smallest threshold: smaller results go inline into records. */
+#define Q_MPI_THRESHOLD_MIN ((uint64_t)64 * 1024 + 1)
+
+/*
+ * A size in bytes: a whole number, optionally with K, M, G or T (KiB,
+ * MiB, GiB, TiB; "MiB" is accepted too). False for anything else or a
+ * value beyond 2^64.
+ */
+Q_EXPORT bool q_parse_size(const char *text, uint64_t *out);
 
 Q_EXPORT struct q_job *q_job_new(const char *name);
 Q_EXPORT void q_job_release(struct q_job *job);

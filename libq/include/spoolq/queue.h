@@ -330,6 +330,10 @@ Q_EXPORT int q_output_spill(struct q_jobh *h, uint64_t item, unsigned attempt,
  * q_big_alloc, NUL-terminated), or -errno with err set. */
 Q_EXPORT int q_broadcast_read(struct q_jobh *h, char **data_out,
 			      size_t *len_out, struct q_error *err);
+/* The spool's MPI threshold (SPOOL/config, docs/mpi.md): 1 with *out,
+ * 0 when it sets none, or -errno with err set naming the line. */
+Q_EXPORT int q_spool_mpi_threshold(struct q_spool *spool, uint64_t *out,
+				   struct q_error *err);
 struct q_moved {
 	uint64_t mpi_bytes;
 	uint64_t file_bytes;
