@@ -1186,6 +1186,8 @@ static bool exit_wait(struct q_mpi *m, MPI_Request *req, uint64_t want)
 		}
 		if (done)
 			return true;
+		if (m->opt.alive)
+			m->opt.alive(m->opt.alive_arg);
 		if (mono_ns() >= next_check) {
 			if (any_peer_gone(m, &gone)) {
 				fprintf(stderr, "%s: MPI rank %d is gone; "

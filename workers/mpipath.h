@@ -43,6 +43,12 @@ struct q_mpi_options {
 			     * the machine's (or the cgroup's) memory */
 	bool verbose;
 	const char *prog;   /* for messages */
+	/* Called now and then while q_mpi_stop waits for the other ranks,
+	 * which may take as long as their last task: the worker's loop is
+	 * not turning then, and its heartbeat must go on (heartbeat.c
+	 * note 2), or the others would take it for dead. */
+	void (*alive)(void *arg);
+	void *alive_arg;
 };
 
 struct q_mpi;

@@ -607,6 +607,13 @@ static void handle_signals(struct worker *w)
 	}
 }
 
+/* mpipath.h: the exit waits for the other ranks; keep beating. */
+static void still_alive(void *arg)
+{
+	struct worker *w = arg;
+	q_heartbeat_loop_turned(w->hb);
+}
+
 static int setup(struct worker *w)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -681,6 +688,8 @@ static int setup(struct worker *w)
 			.mem = w->opt->mpi_mem,
 			.verbose = w->opt->verbose,
 			.prog = w->opt->prog,
+			.alive = still_alive,
+			.alive_arg = w,
 		};
 		/* --mpi-threshold, else the spool's, else the default. */
 		uint64_t spool_threshold;
