@@ -4,8 +4,9 @@ Usage: report.py RESULTS.txt META.txt OUTPUT.md
 
 RESULTS.txt holds the RESULT, SKIP and FAIL lines of every run (format in
 bench/lib.sh); META.txt "key: value" lines about the machine and the
-versions. Prints the table (medians, min-max, spoolq/peer ratios) and the
-goals of issue 5, and writes both with the machine to OUTPUT.md.
+versions. Prints the table (medians, min-max, spoolq/peer ratios), the
+MPI fast path's table (wl_mpi.sh) and the goals of issues 5 and 6, and
+writes them with the machine to OUTPUT.md.
 Standard library only: it runs whether the peers are installed or not.
 """
 import statistics
@@ -49,6 +50,13 @@ GOALS = [
     ("6. worker ready in < 20 ms (here: 2 workers, both registered)",
      "max", "startup", "start_time", None, 20),
 ]
+# The MPI fast path (issue 6), bench/wl_mpi.sh: for results of these
+# sizes (MiB), the handoff to a consumer over MPI should be at least
+# MPI_RATIO_GOAL times faster than through the spool's files, and a pull
+# should move at least MPI_PULL_GOAL of plain MPI's p2p bandwidth.
+MPI_GOAL_SIZES = (64, 256)
+MPI_RATIO_GOAL = 3
+MPI_PULL_GOAL = 0.8
 NOT_MEASURED = [
     "6. a worker's memory flat over 1,000,000 tasks",
     "6. qcollect streams (memory flat in the number of results)",
@@ -151,7 +159,8 @@ def results_table(cells, order):
 
 
 def goals_table(cells):
-    rows = ["| goal (issue 5) | figure here | met |", "|---|---|---|"]
+    rows = ["| goal (issue 5; issue 6 where it says so) | figure here "
+            "| met |", "|---|---|---|"]
     for text, kind, w, m, peer, threshold in GOALS:
         sq = cells.get((w, m, "spoolq"))
         other = cells.get((w, m, peer)) if peer else None
@@ -170,6 +179,86 @@ def goals_table(cells):
         rows.append(f"| {text} | {fig} | {'yes' if met else 'no'} |")
     for text in NOT_MEASURED:
         rows.append(f"| {text} | not measured by this suite | - |")
+    return rows + mpi_goals(cells)
+
+
+def mpi_cell(cells, metric, system, size):
+    return cells.get(("mpi", f"{metric}_{size}MiB", system))
+
+
+def mpi_figures(cells, size):
+    """(files/MPI handoff ratio, pull/raw bandwidth) at size, each None
+    when a side did not run."""
+    mpi = mpi_cell(cells, "handoff", "mpi", size)
+    files = mpi_cell(cells, "handoff", "files", size)
+    pull = mpi_cell(cells, "pull", "mpi", size)
+    raw = mpi_cell(cells, "p2p", "raw", size)
+    ratio = files.median / mpi.median if mpi and files and mpi.median \
+        else None
+    share = pull.median / raw.median if pull and raw and raw.median \
+        else None
+    return ratio, share
+
+
+def mpi_sizes(cells):
+    return sorted({int(m[len("handoff_"):-len("MiB")])
+                   for w, m, _ in cells
+                   if w == "mpi" and m.startswith("handoff_")})
+
+
+def mpi_goals(cells):
+    rows = []
+    for size in MPI_GOAL_SIZES:
+        ratio, share = mpi_figures(cells, size)
+        text = (f"issue 6: a {size} MiB result reaches its consumer "
+                f">= {MPI_RATIO_GOAL}x faster over MPI than through files")
+        rows.append(f"| {text} | {fmt(ratio)}x | "
+                    f"{'yes' if ratio >= MPI_RATIO_GOAL else 'no'} |"
+                    if ratio is not None else f"| {text} | not run | - |")
+        text = (f"issue 6: a {size} MiB pull moves >= "
+                f"{MPI_PULL_GOAL:.0%} of plain MPI's p2p bandwidth")
+        rows.append(f"| {text} | {share:.0%} | "
+                    f"{'yes' if share >= MPI_PULL_GOAL else 'no'} |"
+                    if share is not None else f"| {text} | not run | - |")
+    return rows
+
+
+def mpi_table(cells):
+    """Issue 6 per result size: the handoff (from the later producer's
+    end to the consumer holding both inputs) over MPI and through files,
+    where the MPI handoff's time goes, and the pull against plain MPI."""
+    def span(c, unit="ms"):
+        if c is None:
+            return "-"
+        return (f"{fmt(c.median)} ({fmt(min(c.values))}-"
+                f"{fmt(max(c.values))}) {unit}")
+
+    rows = ["| result | handoff over MPI | through files | files/MPI "
+            "| MPI: claim, pull, check, rest (ms) | files: claim (ms) "
+            "| pull (runs with one) | plain MPI p2p | pull/p2p |",
+            "|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for size in mpi_sizes(cells):
+        def c(metric, system):
+            return mpi_cell(cells, metric, system, size)
+        ratio, share = mpi_figures(cells, size)
+        hand, claim, pull, check = (c("handoff", "mpi"), c("claim", "mpi"),
+                                    c("pull", "mpi"), c("check", "mpi"))
+        parts = "-"
+        if hand and claim and pull and check:
+            # Medians of different runs: the rest is approximate.
+            pull_ms = size * 1048576 / (pull.median * 1e6)
+            rest = hand.median - claim.median - pull_ms - check.median
+            parts = (f"{fmt(claim.median)}, {fmt(pull_ms)}, "
+                     f"{fmt(check.median)}, {fmt(rest)}")
+        fclaim = c("claim", "files")
+        runs = f" ({len(pull.values)} of {len(hand.values)})" \
+            if pull and hand else ""
+        rows.append(
+            f"| {size} MiB | {span(hand)} | {span(c('handoff', 'files'))} "
+            f"| {fmt(ratio) + 'x' if ratio is not None else '-'} "
+            f"| {parts} | {fmt(fclaim.median) if fclaim else '-'} "
+            f"| {span(pull, 'GB/s')}{runs} | {span(c('p2p', 'raw'), 'GB/s')} "
+            f"| {f'{share:.0%}' if share is not None else '-'} |")
     return rows
 
 
@@ -186,6 +275,9 @@ def main():
     goals = goals_table(cells)
     print("\n".join(table))
     print()
+    if mpi_sizes(cells):
+        print("\n".join(mpi_table(cells)))
+        print()
     print("\n".join(goals))
     for f in skips:
         print(f"skipped: {f.get('workload')} {f.get('system')}: "
@@ -210,6 +302,16 @@ def main():
     md += ["## Machine and versions", ""]
     md += [f"- {line}" for line in meta]
     md += ["", "## Results", ""] + table
+    mpi = mpi_table(cells) if mpi_sizes(cells) else []
+    if mpi:
+        md += ["", "## Big results over MPI and through files (issue 6)",
+               "", "bench/wl_mpi.sh: two producers of S MiB each and one "
+               "consumer of both. The handoff runs from the later "
+               "producer's end to the consumer holding both inputs; over "
+               "MPI it is the consumer's claim, the pull of the other "
+               "rank's result, its checksum, and the rest (the local "
+               "input, the records). Median (min-max); a pull is counted "
+               "only in runs where the consumer had to pull.", ""] + mpi
     md += ["", "## Goals", ""] + goals
     if skips or fails:
         md += ["", "## Skipped and failed", ""]

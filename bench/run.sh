@@ -10,11 +10,11 @@
 # each run, spoolq and each peer in turn (alternately, so that the
 # machine's mood hits all of them alike), RUNS runs each (default 3;
 # --quick: 1 run of small sizes, under 2 minutes, what CI runs to keep
-# the scripts working). Prints each workload's medians, min-max and the
-# spoolq/peer ratios, and writes the table with the machine and versions
-# to bench/RESULTS.md (a full run of every workload) or to
-# build-bench/RESULTS.md (--quick or --only), or FILE; the raw RESULT
-# lines go beside it (RESULTS.txt).
+# the scripts working; without --runs, wl_mpi.sh runs 5 times). Prints
+# each workload's medians, min-max and the spoolq/peer ratios, and writes
+# the table with the machine and versions to bench/RESULTS.md (a full run
+# of every workload) or to build-bench/RESULTS.md (--quick or --only), or
+# FILE; the raw RESULT lines go beside it (RESULTS.txt).
 #
 # Environment: BENCH_DIR, where the spools go (default build-bench/, the
 # checkout's file system: metadata speed differs between file systems,
@@ -25,7 +25,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-all="noop_array workflow_100k cmd_true chain scale pi array_chunked startup"
+all="noop_array workflow_100k cmd_true chain scale pi array_chunked startup mpi"
+# Workloads that run more often than RUNS unless --runs or --quick says:
+# wl_mpi.sh times handoffs of tens of milliseconds on a noisy machine, and
+# an odd count gives true medians.
+declare -A default_runs=([mpi]=5)
 py=/usr/bin/python3
 apt_line="apt-get -o DPkg::Lock::Timeout=600 install -y python3-distributed python3-dask python3-ipyparallel python3-numpy parallel"
 
@@ -61,7 +65,16 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+runs_given=$runs
 [ -n "$runs" ] || runs=$([ $quick = 1 ] && echo 1 || echo 3)
+# runs_of WORKLOAD: how many runs it gets.
+runs_of() {
+	if [ -n "$runs_given" ] || [ $quick = 1 ]; then
+		echo "$runs"
+	else
+		echo "${default_runs[$1]:-$runs}"
+	fi
+}
 workloads=${only:-$all}
 if [ -z "$output" ]; then
 	if [ $quick = 0 ] && [ -z "$only" ]; then
@@ -116,7 +129,11 @@ meta=$BENCH_TMP/meta.txt
 pyver() { "$py" -c "import $1; print($1.__version__)" 2>/dev/null || echo "not installed"; }
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "mode: $([ $quick = 1 ] && echo quick || echo full), $runs run(s) per system, workloads: $workloads"
+	more=''
+	for w in $workloads; do
+		[ "$(runs_of "$w")" = "$runs" ] || more+="${more:+, }$w: $(runs_of "$w")"
+	done
+	echo "mode: $([ $quick = 1 ] && echo quick || echo full), $runs run(s) per system${more:+ ($more)}, workloads: $workloads"
 	echo "nproc: $(nproc)"
 	echo "CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -141,8 +158,9 @@ failed=0
 for w in $workloads; do
 	script=bench/wl_$w.sh
 	systems=$("$script" --systems)
-	echo "== $w: $systems ($runs run(s) each)" >&2
-	for r in $(seq "$runs"); do
+	wruns=$(runs_of "$w")
+	echo "== $w: $systems ($wruns run(s) each)" >&2
+	for r in $(seq "$wruns"); do
 		for s in $systems; do
 			log=$BENCH_TMP/$w.$s.$r.log
 			t0=$EPOCHREALTIME
