@@ -586,6 +586,10 @@ static void handle_signals(struct worker *w)
 			continue;
 		}
 		w->stop_level++;
+		/* First thing: mpirun passes SIGTERM on and kills its
+		 * processes a second later (docs/mpi.md). */
+		if (w->stop_level == 1)
+			q_mpi_spill_all(w->mpi);
 		if (w->stop_level == 1) {
 			w->stop_deadline = mono_ns() +
 				(int64_t)(w->opt->grace_seconds * 1e9);

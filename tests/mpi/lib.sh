@@ -24,6 +24,21 @@ mpi_workers() {
 		"$QWORKER" --mpi --cpus 1 "$@"
 }
 
+# mpi_workers_bg ERRFILE N [mpirun options] -- [qworker options]: the
+# same in the background, stderr to ERRFILE; MPI_PID is the launcher's
+# pid (timeout, which passes SIGTERM on to mpirun), killed at exit.
+mpi_workers_bg() {
+	local err=$1 n=$2
+	shift 2
+	local mo=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do mo+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	timeout 300 "$MPIRUN" -n "$n" --bind-to none "${mo[@]}" \
+		"$QWORKER" --mpi --cpus 1 "$@" 2> "$err" &
+	MPI_PID=$!
+	PIDS+=($MPI_PID)
+}
+
 # job_count JOB STATE: how many of JOB's tasks are in STATE (qstatus).
 job_count() {
 	"$QSTATUS" "$1" --json | python3 -c '

@@ -72,4 +72,19 @@ expect_eq "qcollect after the MPI job exits 0" 0 $?
 expect_eq "the consumer saw what the file path's saw" \
 	"$(sed 's/ ready_ns .*//' "$T/files.out/check.out")" \
 	"$(sed 's/ ready_ns .*//' "$T/mpi.out/check.out")"
+
+# SIGTERM to mpirun: it passes the signal on and kills its processes a
+# second later; the first thing a worker does on SIGTERM is to write
+# what it holds.
+export QSPOOL="$T/term"
+j=$("$QSUBMIT" --kernel blob --arg mib=4 --arg seed=9)
+mpi_workers_bg "$T/term.err" 2 -- --verbose
+done_1() { [ "$(job_count "$j" done)" = 1 ]; }
+check "SIGTERM: the task finishes" wait_for 60 done_1
+kill -TERM $MPI_PID
+term_done() { ! kill -0 $MPI_PID 2>/dev/null; }
+check "SIGTERM: the MPI job ends" wait_for 30 term_done
+"$QCOLLECT" "$j" --output "$T/term.out" > /dev/null
+expect_eq "SIGTERM: the held result was written first" 4194304 \
+	"$(stat -c %s "$T/term.out/blob.out" 2>/dev/null)"
 finish
