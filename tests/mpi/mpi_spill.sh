@@ -73,15 +73,19 @@ expect_eq "the consumer saw what the file path's saw" \
 	"$(sed 's/ ready_ns .*//' "$T/files.out/check.out")" \
 	"$(sed 's/ ready_ns .*//' "$T/mpi.out/check.out")"
 
-# SIGTERM to mpirun: it passes the signal on and kills its processes a
-# second later; the first thing a worker does on SIGTERM is to write
-# what it holds.
+# SIGTERM to the workers (what Slurm does at a time limit): the first
+# thing a worker does is to write what it holds, then it stops and the
+# MPI job ends. (SIGTERM to mpirun itself is not tested: Open MPI 4.1
+# sometimes kills its processes without passing it on; docs/mpi.md.)
 export QSPOOL="$T/term"
 j=$("$QSUBMIT" --kernel blob --arg mib=4 --arg seed=9)
 mpi_workers_bg "$T/term.err" 2 -- --verbose
 done_1() { [ "$(job_count "$j" done)" = 1 ]; }
 check "SIGTERM: the task finishes" wait_for 60 done_1
-kill -TERM $MPI_PID
+workers=$(QSPOOL="$QSPOOL" "$QSTATUS" --json | python3 -c '
+import json, sys
+print(" ".join(w["id"] for w in json.load(sys.stdin)["workers"]))')
+for w in $workers; do kill -TERM "$(worker_pid "$w")"; done
 term_done() { ! kill -0 $MPI_PID 2>/dev/null; }
 check "SIGTERM: the MPI job ends" wait_for 30 term_done
 "$QCOLLECT" "$j" --output "$T/term.out" > /dev/null
