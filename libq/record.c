@@ -629,7 +629,10 @@ int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 		int ret = held_fetch(h, rec, i, &data, &len, err);
 		if (ret < 0)
 			return ret;
-		ret = q__record_sum_check(h, rec, i, data, len, err);
+		if (ret == 0)
+			ret = q__record_sum_check(h, rec, i, data, len, err);
+		else
+			ret = 0;
 		if (ret == 0 && len && fwrite(data, 1, len, out) != len)
 			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
 					  "cannot write output");
@@ -683,21 +686,18 @@ static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
 	int ret = held_fetch(h, rec, i, &data, &len, err);
 	if (ret < 0)
 		return ret;
-	ret = q__record_sum_check(h, rec, i, data, len, err);
-	if (ret < 0) {
+	/* 1: the hook checked the bytes already (a second pass over
+	 * 256 MiB costs 40 ms here). */
+	if (ret == 0 && (ret = q__record_sum_check(h, rec, i, data, len,
+						   err)) < 0) {
 		free(data);
 		return ret;
 	}
+	/* Cut in place, not copied: the hook's buffer has len + 1 bytes. */
 	if (len > max)
 		len = max;
-	char *grown = realloc(data, len + 1);
-	if (!grown) {
-		free(data);
-		return q_error_set(err, Q_ERR_SYSTEM, ENOMEM,
-				   "no memory for an input of %zu bytes", len);
-	}
-	grown[len] = '\0';
-	*data_out = grown;
+	data[len] = '\0';
+	*data_out = data;
 	*len_out = len;
 	return 0;
 }

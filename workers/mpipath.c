@@ -1021,7 +1021,10 @@ static int recompute(struct q_mpi *m, struct q_jobh *h,
 	return 0;
 }
 
-/* The fetch hook (spoolq/spool.h): a held result not in the spool. */
+/* The fetch hook (spoolq/spool.h): a held result not in the spool.
+ * 1 when the bytes are checked (pulled and summed here; this rank's own
+ * copy; recomputed against the sum), 0 when libq must check them (the
+ * spilled file). */
 static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 		 size_t i, char **data_out, size_t *len_out,
 		 struct q_error *err)
@@ -1033,7 +1036,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 	int peer = (int)it->held_rank;
 
 	if (ours && peer == m->rank && copy_own(m, rec, i, data_out, len_out))
-		return 0;
+		return 1;
 	for (int t = 0; ours && peer != m->rank && t < PULL_TRIES; t++) {
 		int64_t t0 = mono_ns();
 		int ret = pull(m, peer, rec->job, it->item, rec->attempt,
@@ -1055,7 +1058,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 					*len_out, peer, (double)(t1 - t0) / 1e6,
 					(double)*len_out / (double)(t1 - t0),
 					(double)(mono_ns() - t1) / 1e6);
-			return 0;
+			return 1;
 		}
 		fprintf(stderr, "%s: job %llu item %llu from MPI rank %d: "
 			"checksum mismatch; asking again\n", m->opt.prog,
@@ -1068,7 +1071,8 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 		count_moved(m, rec->job, 0, *len_out);
 		return 0;
 	}
-	return recompute(m, h, rec, i, data_out, len_out, err);
+	int ret = recompute(m, h, rec, i, data_out, len_out, err);
+	return ret < 0 ? ret : 1;
 }
 
 /* ---- start and stop ---- */
