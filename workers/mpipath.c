@@ -71,21 +71,6 @@
 
 #include "mpipath.h"
 
-/*
- * Under AddressSanitizer: Open MPI frees little at MPI_Finalize and then
- * unloads its components, so LeakSanitizer's check at exit reports their
- * allocations with no names left to suppress. The check runs instead just
- * before MPI_Finalize, once everything of ours is freed, while Open MPI's
- * memory is still reachable and its libraries still loaded
- * (scripts/lsan.supp names the few allocations it leaks at MPI_Init).
- */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK_BEFORE_FINALIZE() __lsan_do_leak_check()
-#else
-#define LEAK_CHECK_BEFORE_FINALIZE() ((void)0)
-#endif
-
 #define TAG_REQUEST 1
 #define TAG_FIRST_REPLY 16
 #define MESSAGE_MAX ((size_t)64 << 20)
@@ -1286,6 +1271,5 @@ void q_mpi_stop(struct q_mpi *m)
 	MPI_Comm_free(&comm);
 	MPI_Comm_free(&exit_comm);
 	MPI_Comm_free(&bcast_comm);
-	LEAK_CHECK_BEFORE_FINALIZE();
 	MPI_Finalize();
 }

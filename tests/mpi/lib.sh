@@ -9,8 +9,15 @@
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 : "${MPIRUN:=mpirun}"
-# Under AddressSanitizer (scripts/test.sh): Open MPI's own leaks.
-export LSAN_OPTIONS="suppressions=$TESTS_DIR/mpi/lsan.supp"
+# Under AddressSanitizer (scripts/test.sh) the ranks run without
+# LeakSanitizer: Open MPI 4.1 leaks small allocations in MPI_Init from
+# components it loads and unloads again, whose frames then have no names
+# a suppression could match (a check just before MPI_Finalize still met
+# them, in 1 of 3 runs with 4 ranks). ASan's other checks stay on; the
+# other suites check libq's and the worker's leaks.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
+fi
 
 # mpi_workers N [mpirun options] -- [qworker options]: N workers as one
 # MPI world, in the foreground, each with one core.
