@@ -43,16 +43,7 @@
  *    running) stops waiting and leaves without MPI_Finalize. Then rank 0
  *    says how many broadcasts it started, and everyone finishes that
  *    many before a last barrier: no collective is left half-done.
- * 7. Broadcast inputs (spoolq/kernel.h q_ctx_broadcast): the first task
- *    of a rank that needs a job's input asks rank 0; rank 0 reads the
- *    file once (checked against the submission's size and checksum),
- *    tells every rank (BCAST_START, in order, on the request tag) and
- *    starts MPI_Ibcast on a communicator of its own; each server thread
- *    joins it when told, in the same order, so the collectives match.
- *    Every rank gets a copy, needed or not: that is what a broadcast is,
- *    and the next task that needs it finds it there. A rank that sees a
- *    peer gone while it waits reads the file itself (a broadcast with a
- *    dead rank never completes).
+ * 7. Broadcast inputs: mpibcast.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,107 +61,7 @@
 #include <spoolq/spoolq.h>
 
 #include "mpipath.h"
-
-#define TAG_REQUEST 1
-#define TAG_FIRST_REPLY 16
-#define MESSAGE_MAX ((size_t)64 << 20)
-#define LIVENESS_EVERY_NS 200000000LL
-#define NAP_MIN_NS 10000L
-#define NAP_MAX_NS 500000L
-#define SPINS_BEFORE_NAP 2000
-#define PULL_TRIES 3
-#define RECOMPUTE_DEPTH_MAX 32
-#define MOVED_FLUSH_NS 1000000000LL
-#define BCAST_MESSAGE_MAX ((size_t)1 << 30)
-#define BCAST_FAILED_LEN UINT64_MAX
-
-enum { REQ_FETCH = 1, REQ_BCAST_NEED = 2, REQ_BCAST_START = 3 };
-enum { REPLY_HELD = 0, REPLY_NOT_HELD = 1 };
-
-struct request {
-	uint32_t kind;
-	uint32_t reply_tag;
-	uint64_t job;
-	uint64_t item;
-	uint32_t attempt;
-	uint32_t pad;
-	uint64_t len, sum;   /* BCAST_START */
-};
-
-/* One job's broadcast input on this rank (design note 7). */
-enum bcast_state { BCAST_WAITING, BCAST_READY, BCAST_FAILED };
-struct bcast {
-	struct bcast *next;
-	uint64_t job;
-	enum bcast_state state;
-	bool started;            /* rank 0: BCAST_START sent */
-	char *data;              /* the broadcast's bytes */
-	size_t len;
-	uint64_t sum;
-	char *file_data;         /* read from the file instead */
-	size_t file_len;
-};
-
-struct reply {
-	int32_t status;
-	uint32_t pad;
-	uint64_t len;
-	uint64_t sum;
-};
-
-/* One held result. */
-struct held {
-	struct held *next;
-	uint64_t job, item;
-	unsigned attempt;
-	char *data;
-	size_t len;
-	uint64_t sum;
-	bool published;    /* its record counts: others may ask for it */
-	bool spilling;     /* being written to the spool */
-	unsigned refs;     /* senders and the spiller using data */
-	bool dropped;      /* out of the list: free at refs == 0 */
-};
-
-struct moved_job {
-	uint64_t job;
-	struct q_moved moved;
-	bool dirty;
-};
-
-struct q_mpi {
-	struct q_spool *sp;
-	struct q_jobcache *cache;
-	struct q_mpi_options opt;
-	char worker_id[Q_WORKER_ID_MAX];
-	char world[Q_WORLD_MAX];
-	int rank, size;
-	int tag_span;
-	char (*peer_ids)[Q_WORKER_ID_MAX];
-	MPI_Comm comm;        /* requests and replies */
-	MPI_Comm exit_comm;   /* the exit barrier */
-	pthread_t server;
-	bool server_started;
-	atomic_int stop;
-	atomic_uint next_tag;
-	pthread_mutex_t lock;  /* held, held_bytes */
-	struct held *held;     /* newest first */
-	size_t held_bytes;
-	pthread_mutex_t moved_lock;
-	struct moved_job *moved;
-	size_t nmoved, cap_moved;
-	int64_t moved_flushed;
-	pthread_mutex_t peers_lock;
-	int64_t peers_checked;
-	bool *peer_gone;
-	MPI_Comm bcast_comm;      /* the broadcasts' collectives */
-	pthread_mutex_t bcast_lock;
-	pthread_cond_t bcast_cond;
-	struct bcast *bcasts;
-	uint64_t bcasts_started;  /* rank 0: broadcasts begun */
-	uint64_t bcasts_done;     /* broadcasts this rank finished */
-	atomic_int in_collective; /* the server is inside MPI_Bcast */
-};
+#include "mpiworld.h"
 
 static _Thread_local unsigned recompute_depth;
 
@@ -179,14 +70,14 @@ bool q_mpi_available(void)
 	return true;
 }
 
-static int64_t mono_ns(void)
+int64_t mpi_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void nap(long *ns)
+void mpi_nap(long *ns)
 {
 	*ns = *ns ? *ns * 2 : NAP_MIN_NS;
 	if (*ns > NAP_MAX_NS)
@@ -201,7 +92,7 @@ static void nap(long *ns)
 static void check_peers(struct q_mpi *m)
 {
 	pthread_mutex_lock(&m->peers_lock);
-	int64_t now = mono_ns();
+	int64_t now = mpi_mono_ns();
 	if (now - m->peers_checked < LIVENESS_EVERY_NS) {
 		pthread_mutex_unlock(&m->peers_lock);
 		return;
@@ -236,7 +127,7 @@ static bool peer_gone(struct q_mpi *m, int rank)
 	return gone;
 }
 
-static bool any_peer_gone(struct q_mpi *m, int *which)
+bool mpi_any_peer_gone(struct q_mpi *m, int *which)
 {
 	for (int r = 0; r < m->size; r++)
 		if (r != m->rank && peer_gone(m, r)) {
@@ -253,7 +144,7 @@ static bool any_peer_gone(struct q_mpi *m, int *which)
 static int wait_request(struct q_mpi *m, MPI_Request *req, int peer,
 			bool busy)
 {
-	int64_t next_check = mono_ns() + LIVENESS_EVERY_NS;
+	int64_t next_check = mpi_mono_ns() + LIVENESS_EVERY_NS;
 	long nap_ns = 0;
 	unsigned spins = 0;
 	for (;;) {
@@ -262,17 +153,17 @@ static int wait_request(struct q_mpi *m, MPI_Request *req, int peer,
 			return -EIO;
 		if (done)
 			return 0;
-		if (peer >= 0 && mono_ns() >= next_check) {
+		if (peer >= 0 && mpi_mono_ns() >= next_check) {
 			if (peer_gone(m, peer)) {
 				MPI_Cancel(req);
 				MPI_Request_free(req);
 				return -EHOSTDOWN;
 			}
-			next_check = mono_ns() + LIVENESS_EVERY_NS;
+			next_check = mpi_mono_ns() + LIVENESS_EVERY_NS;
 		}
 		if (busy || ++spins < SPINS_BEFORE_NAP)
 			continue;
-		nap(&nap_ns);
+		mpi_nap(&nap_ns);
 	}
 }
 
@@ -452,10 +343,10 @@ static void flush_moved_locked(struct q_mpi *m)
 		if (h && q_moved_write(h, m->worker_id, &mj->moved, &err) == 0)
 			mj->dirty = false;
 	}
-	m->moved_flushed = mono_ns();
+	m->moved_flushed = mpi_mono_ns();
 }
 
-static void count_moved(struct q_mpi *m, uint64_t job, uint64_t mpi_bytes,
+void mpi_count_moved(struct q_mpi *m, uint64_t job, uint64_t mpi_bytes,
 			uint64_t file_bytes)
 {
 	pthread_mutex_lock(&m->moved_lock);
@@ -478,218 +369,14 @@ static void count_moved(struct q_mpi *m, uint64_t job, uint64_t mpi_bytes,
 	mj->moved.mpi_bytes += mpi_bytes;
 	mj->moved.file_bytes += file_bytes;
 	mj->dirty = true;
-	if (mono_ns() - m->moved_flushed >= MOVED_FLUSH_NS)
+	if (mpi_mono_ns() - m->moved_flushed >= MOVED_FLUSH_NS)
 		flush_moved_locked(m);
 	pthread_mutex_unlock(&m->moved_lock);
 }
 
 static void on_file_read(void *arg, uint64_t job, uint64_t bytes)
 {
-	count_moved(arg, job, 0, bytes);
-}
-
-/* ---- broadcast inputs (design note 7) ---- */
-
-static struct bcast *bcast_find_locked(struct q_mpi *m, uint64_t job,
-				       bool create)
-{
-	struct bcast *b = m->bcasts;
-	while (b && b->job != job)
-		b = b->next;
-	if (!b && create) {
-		b = calloc(1, sizeof(*b));
-		if (!b)
-			abort();
-		b->job = job;
-		b->next = m->bcasts;
-		m->bcasts = b;
-	}
-	return b;
-}
-
-/*
- * Run the broadcast of b (root: rank 0), in the server thread. Blocking
- * MPI_Bcast, not MPI_Ibcast: Open MPI's tuned blocking broadcast ran
- * 4-7x faster here than its non-blocking one (which moves data only when
- * polled), and it lasts the time of one transfer. While it runs, fetch
- * requests to this rank wait. If a rank dies it never returns: the
- * waiting tasks read the file instead (bcast_get) and the exit leaves
- * this thread behind (design note 6). 0, or -EIO.
- */
-static int bcast_run(struct q_mpi *m, char *data, size_t len)
-{
-	atomic_store(&m->in_collective, 1);
-	int ret = 0;
-	for (size_t off = 0; off < len && ret == 0; off += BCAST_MESSAGE_MAX) {
-		size_t n = len - off < BCAST_MESSAGE_MAX ? len - off
-							 : BCAST_MESSAGE_MAX;
-		if (MPI_Bcast(data + off, (int)n, MPI_BYTE, 0,
-			      m->bcast_comm) != MPI_SUCCESS)
-			ret = -EIO;
-	}
-	atomic_store(&m->in_collective, 0);
-	return ret;
-}
-
-/* Rank 0's server: a rank asks for job's broadcast input. */
-static void bcast_begin(struct q_mpi *m, uint64_t job)
-{
-	pthread_mutex_lock(&m->bcast_lock);
-	struct bcast *b = bcast_find_locked(m, job, true);
-	bool already = b->started;
-	b->started = true;
-	pthread_mutex_unlock(&m->bcast_lock);
-	if (already)
-		return;
-	struct q_error err = Q_ERROR_INIT;
-	struct q_jobh *h = q_jobcache_get(m->cache, job, &err);
-	char *data = NULL;
-	size_t len = 0;
-	int ret = h ? q_broadcast_read(h, &data, &len, &err) : -EIO;
-	if (ret < 0)
-		fprintf(stderr, "%s: %s\n", m->opt.prog, err.message);
-	else
-		count_moved(m, job, 0, len);
-	struct request q = { .kind = REQ_BCAST_START, .job = job,
-			     .len = ret < 0 ? BCAST_FAILED_LEN : len,
-			     .sum = ret < 0 ? 0 : q_checksum(data, len) };
-	for (int r = 1; r < m->size; r++)
-		MPI_Send(&q, sizeof(q), MPI_BYTE, r, TAG_REQUEST, m->comm);
-	pthread_mutex_lock(&m->bcast_lock);
-	m->bcasts_started++;
-	if (ret == 0) {
-		/* The root's copy is complete: its tasks need not wait. */
-		b->data = data;
-		b->len = len;
-		b->sum = q.sum;
-		b->state = BCAST_READY;
-	} else {
-		b->state = BCAST_FAILED;
-	}
-	pthread_cond_broadcast(&m->bcast_cond);
-	pthread_mutex_unlock(&m->bcast_lock);
-	if (ret == 0)
-		(void)bcast_run(m, data, len);
-	pthread_mutex_lock(&m->bcast_lock);
-	m->bcasts_done++;
-	pthread_mutex_unlock(&m->bcast_lock);
-}
-
-/* Another rank's server: rank 0 starts a broadcast. */
-static void bcast_join(struct q_mpi *m, const struct request *q)
-{
-	char *data = NULL;
-	bool good = false;
-	int64_t t0 = mono_ns();
-	if (q->len != BCAST_FAILED_LEN && q->len <= SIZE_MAX - 1) {
-		data = q_big_alloc((size_t)q->len + 1);
-		if (!data) {
-			/* Cannot join: the collective would never match. */
-			fprintf(stderr, "%s: no memory for a broadcast of "
-				"%llu bytes\n", m->opt.prog,
-				(unsigned long long)q->len);
-			MPI_Abort(MPI_COMM_WORLD, 3);
-		}
-		good = bcast_run(m, data, (size_t)q->len) == 0 &&
-		       q_checksum(data, (size_t)q->len) == q->sum;
-		if (!good)
-			fprintf(stderr, "%s: the broadcast input of job %llu "
-				"did not arrive whole (checksum); reading the "
-				"file instead\n", m->opt.prog,
-				(unsigned long long)q->job);
-	}
-	double ms = (double)(mono_ns() - t0) / 1e6;
-	if (good) {
-		count_moved(m, q->job, q->len, 0);
-		/* bench/wl_mpi.sh reads this line. */
-		if (m->opt.verbose)
-			fprintf(stderr, "%s: job %llu: broadcast input of %llu "
-				"bytes received from rank 0 in %.3f ms "
-				"(%.2f GB/s)\n", m->opt.prog,
-				(unsigned long long)q->job,
-				(unsigned long long)q->len, ms,
-				(double)q->len / (ms * 1e6));
-	}
-	pthread_mutex_lock(&m->bcast_lock);
-	struct bcast *b = bcast_find_locked(m, q->job, true);
-	if (good && b->state != BCAST_FAILED) {
-		b->data = data;
-		b->len = (size_t)q->len;
-		b->sum = q->sum;
-		b->state = BCAST_READY;
-	} else {
-		free(data);
-		b->state = BCAST_FAILED;
-	}
-	m->bcasts_done++;
-	pthread_cond_broadcast(&m->bcast_cond);
-	pthread_mutex_unlock(&m->bcast_lock);
-}
-
-/* The broadcast hook (spoolq/spool.h): the job's input, once per rank. */
-static int bcast_get(void *arg, struct q_jobh *h, const char **data,
-		     size_t *len, struct q_error *err)
-{
-	struct q_mpi *m = arg;
-	uint64_t job = q_jobh_job(h)->id;
-	pthread_mutex_lock(&m->bcast_lock);
-	struct bcast *b = bcast_find_locked(m, job, false);
-	bool ask = !b;
-	if (!b)
-		b = bcast_find_locked(m, job, true);
-	pthread_mutex_unlock(&m->bcast_lock);
-	struct request q = { .kind = REQ_BCAST_NEED, .job = job };
-	if (ask && MPI_Send(&q, sizeof(q), MPI_BYTE, 0, TAG_REQUEST,
-			    m->comm) != MPI_SUCCESS)
-		ask = false;   /* then wait for another's, or read it */
-	pthread_mutex_lock(&m->bcast_lock);
-	while (b->state == BCAST_WAITING) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += LIVENESS_EVERY_NS;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		if (pthread_cond_timedwait(&m->bcast_cond, &m->bcast_lock,
-					   &until) != ETIMEDOUT)
-			continue;
-		int gone;
-		pthread_mutex_unlock(&m->bcast_lock);
-		bool broken = any_peer_gone(m, &gone);
-		pthread_mutex_lock(&m->bcast_lock);
-		if (broken && b->state == BCAST_WAITING)
-			b->state = BCAST_FAILED;
-	}
-	int ret = 0;
-	if (b->state == BCAST_READY) {
-		*data = b->data;
-		*len = b->len;
-	} else if (b->file_data) {
-		*data = b->file_data;
-		*len = b->file_len;
-	} else {
-		/* Under the lock: this rank reads the file once. */
-		ret = q_broadcast_read(h, &b->file_data, &b->file_len, err);
-		if (ret == 0) {
-			count_moved(m, job, 0, b->file_len);
-			*data = b->file_data;
-			*len = b->file_len;
-		}
-	}
-	pthread_mutex_unlock(&m->bcast_lock);
-	return ret;
-}
-
-static void bcasts_free(struct q_mpi *m)
-{
-	while (m->bcasts) {
-		struct bcast *b = m->bcasts;
-		m->bcasts = b->next;
-		free(b->data);
-		free(b->file_data);
-		free(b);
-	}
+	mpi_count_moved(arg, job, 0, bytes);
 }
 
 /* ---- serving (the server thread) ---- */
@@ -778,16 +465,16 @@ static void *serve(void *arg)
 		if (MPI_Test(&req, &done, &st) != MPI_SUCCESS)
 			break;
 		if (!done) {
-			nap(&nap_ns);
+			mpi_nap(&nap_ns);
 			continue;
 		}
 		nap_ns = 0;
 		if (q.kind == REQ_FETCH && q.reply_tag >= TAG_FIRST_REPLY)
 			serve_request(m, &q, st.MPI_SOURCE);
 		else if (q.kind == REQ_BCAST_NEED && m->rank == 0)
-			bcast_begin(m, q.job);
+			mpi_bcast_begin(m, q.job);
 		else if (q.kind == REQ_BCAST_START && st.MPI_SOURCE == 0)
-			bcast_join(m, &q);
+			mpi_bcast_join(m, &q);
 		if (MPI_Irecv(&q, sizeof(q), MPI_BYTE, MPI_ANY_SOURCE,
 			      TAG_REQUEST, m->comm, &req) != MPI_SUCCESS)
 			return NULL;
@@ -1023,15 +710,15 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 	if (ours && peer == m->rank && copy_own(m, rec, i, data_out, len_out))
 		return 1;
 	for (int t = 0; ours && peer != m->rank && t < PULL_TRIES; t++) {
-		int64_t t0 = mono_ns();
+		int64_t t0 = mpi_mono_ns();
 		int ret = pull(m, peer, rec->job, it->item, rec->attempt,
 			       data_out, len_out);
 		if (ret < 0)
 			break;
-		int64_t t1 = mono_ns();
+		int64_t t1 = mpi_mono_ns();
 		if (*len_out == it->out.length &&
 		    q_checksum(*data_out, *len_out) == it->out_sum) {
-			count_moved(m, rec->job, *len_out, 0);
+			mpi_count_moved(m, rec->job, *len_out, 0);
 			/* bench/wl_mpi.sh reads this line. */
 			if (m->opt.verbose)
 				fprintf(stderr, "%s: job %llu item %llu: "
@@ -1042,7 +729,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 					(unsigned long long)it->item,
 					*len_out, peer, (double)(t1 - t0) / 1e6,
 					(double)*len_out / (double)(t1 - t0),
-					(double)(mono_ns() - t1) / 1e6);
+					(double)(mpi_mono_ns() - t1) / 1e6);
 			return 1;
 		}
 		fprintf(stderr, "%s: job %llu item %llu from MPI rank %d: "
@@ -1053,7 +740,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 	}
 	/* Spilled meanwhile, or written by someone who recomputed it. */
 	if (read_spilled(h, rec, i, data_out, len_out) == 0) {
-		count_moved(m, rec->job, 0, *len_out);
+		mpi_count_moved(m, rec->job, 0, *len_out);
 		return 0;
 	}
 	int ret = recompute(m, h, rec, i, data_out, len_out, err);
@@ -1091,7 +778,7 @@ static int agree_on_world(struct q_mpi *m, struct q_error *err)
 	if (m->rank == 0) {
 		uint64_t r = 0;
 		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			r = (uint64_t)mono_ns() ^ (uint64_t)getpid() << 32;
+			r = (uint64_t)mpi_mono_ns() ^ (uint64_t)getpid() << 32;
 		snprintf(id, sizeof(id), "w%016llx", (unsigned long long)r);
 	}
 	int rc = MPI_Bcast(id, sizeof(id), MPI_CHAR, 0, m->comm);
@@ -1158,7 +845,7 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 		return -EIO;
 	}
 	m->cache = q_jobcache_new(sp);
-	struct q_world_hooks hooks = { fetch, on_file_read, bcast_get, m };
+	struct q_world_hooks hooks = { fetch, on_file_read, mpi_bcast_get, m };
 	q_spool_set_world(sp, m->world, (unsigned)m->rank, &hooks);
 	if (pthread_create(&m->server, NULL, serve, m) != 0) {
 		MPI_Abort(MPI_COMM_WORLD, 3);
@@ -1179,7 +866,7 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
  * `want` broadcasts), napping; false when a peer is gone. */
 static bool exit_wait(struct q_mpi *m, MPI_Request *req, uint64_t want)
 {
-	int64_t next_check = mono_ns() + LIVENESS_EVERY_NS;
+	int64_t next_check = mpi_mono_ns() + LIVENESS_EVERY_NS;
 	long nap_ns = 0;
 	for (;;) {
 		int done = 0, gone;
@@ -1195,16 +882,16 @@ static bool exit_wait(struct q_mpi *m, MPI_Request *req, uint64_t want)
 			return true;
 		if (m->opt.alive)
 			m->opt.alive(m->opt.alive_arg);
-		if (mono_ns() >= next_check) {
-			if (any_peer_gone(m, &gone)) {
+		if (mpi_mono_ns() >= next_check) {
+			if (mpi_any_peer_gone(m, &gone)) {
 				fprintf(stderr, "%s: MPI rank %d is gone; "
 					"leaving without waiting for it\n",
 					m->opt.prog, gone);
 				return false;
 			}
-			next_check = mono_ns() + LIVENESS_EVERY_NS;
+			next_check = mpi_mono_ns() + LIVENESS_EVERY_NS;
 		}
-		nap(&nap_ns);
+		mpi_nap(&nap_ns);
 	}
 }
 
@@ -1250,7 +937,7 @@ void q_mpi_stop(struct q_mpi *m)
 		pthread_join(m->server, NULL);
 	MPI_Comm comm = m->comm, exit_comm = m->exit_comm;
 	MPI_Comm bcast_comm = m->bcast_comm;
-	bcasts_free(m);
+	mpi_bcasts_free(m);
 	/* Whatever could not be spilled is lost with this process. */
 	while (m->held) {
 		struct held *e = m->held;
