@@ -16,7 +16,8 @@
  *    MPI only moves data while it is called. Every wait also checks,
  *    every 200 ms, that the peer's worker is alive (its heartbeat file),
  *    so a rank that died never hangs another: the request is cancelled
- *    and the caller falls back to the file, or recomputes.
+ *    and the caller falls back to the file, or recomputes. (One
+ *    exception, the broadcast: mpibcast.c note 2.)
  * 3. The protocol, on a duplicate of MPI_COMM_WORLD: a consumer posts
  *    the receive for the reply on a tag of its own, then sends a request
  *    (job, item, attempt) on TAG_REQUEST to the holder's server thread,
@@ -42,7 +43,9 @@
  *    sees a peer gone (killed: mpirun --enable-recovery keeps the others
  *    running) stops waiting and leaves without MPI_Finalize. Then rank 0
  *    says how many broadcasts it started, and everyone finishes that
- *    many before a last barrier: no collective is left half-done.
+ *    many before a last barrier: no collective is left half-done. The
+ *    wait tells the heartbeat the worker is alive (mpipath.h `alive`),
+ *    or a rank waiting long would look dead to the others.
  * 7. Broadcast inputs: mpibcast.c.
  */
 #include <errno.h>
