@@ -19,6 +19,12 @@
  *    returns: a task waiting for the input checks the peers every
  *    200 ms and reads the file itself; the exit then leaves the stuck
  *    server thread behind (mpipath.c note 6).
+ * 4. Every rank first gets its memory for the input, then all wait in
+ *    a napping MPI_Ibarrier before the MPI_Bcast: ranks waiting inside
+ *    MPI_Bcast spin, and took the cores that the others needed to fault
+ *    256 MiB in (4 ranks on 2 cores). The transfer itself then ran at
+ *    1.3-3.3 GB/s here, at or above a plain MPI_Bcast's 1.4-1.7 GB/s;
+ *    getting the memory took 0.3-0.8 s per rank.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,6 +79,27 @@ static int bcast_run(struct q_mpi *m, char *data, size_t len)
 	return ret;
 }
 
+/*
+ * Design note 4: wait, napping, until every rank has its memory for the
+ * broadcast. 0, or -EIO.
+ */
+static int bcast_ready(struct q_mpi *m)
+{
+	MPI_Request ready;
+	long nap_ns = 0;
+	int done = 0;
+	atomic_store(&m->in_collective, 1);
+	if (MPI_Ibarrier(m->bcast_comm, &ready) != MPI_SUCCESS)
+		return -EIO;
+	while (!done) {
+		if (MPI_Test(&ready, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+			return -EIO;
+		if (!done)
+			mpi_nap(&nap_ns);
+	}
+	return 0;
+}
+
 /* Rank 0's server: a rank asks for job's broadcast input. */
 void mpi_bcast_begin(struct q_mpi *m, uint64_t job)
 {
@@ -110,7 +137,7 @@ void mpi_bcast_begin(struct q_mpi *m, uint64_t job)
 	}
 	pthread_cond_broadcast(&m->bcast_cond);
 	pthread_mutex_unlock(&m->bcast_lock);
-	if (ret == 0)
+	if (ret == 0 && bcast_ready(m) == 0)
 		(void)bcast_run(m, data, len);
 	pthread_mutex_lock(&m->bcast_lock);
 	m->bcasts_done++;
@@ -132,8 +159,9 @@ void mpi_bcast_join(struct q_mpi *m, const struct request *q)
 				(unsigned long long)q->len);
 			MPI_Abort(MPI_COMM_WORLD, 3);
 		}
+		good = bcast_ready(m) == 0;
 		t1 = mpi_mono_ns();
-		good = bcast_run(m, data, (size_t)q->len) == 0;
+		good = good && bcast_run(m, data, (size_t)q->len) == 0;
 		t2 = mpi_mono_ns();
 		good = good && q_checksum(data, (size_t)q->len) == q->sum;
 		if (!good)
