@@ -93,13 +93,6 @@ void q_spool_set_world(struct q_spool *spool, const char *world,
 		spool->hooks = *hooks;
 }
 
-const char *q_spool_world(const struct q_spool *spool, unsigned *rank_out)
-{
-	if (rank_out)
-		*rank_out = spool->world_rank;
-	return spool->world;
-}
-
 static void set_modes(struct q_spool *sp, bool group)
 {
 	sp->group = group;

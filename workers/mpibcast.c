@@ -66,7 +66,6 @@ static struct bcast *bcast_find_locked(struct q_mpi *m, uint64_t job,
  */
 static int bcast_run(struct q_mpi *m, char *data, size_t len)
 {
-	atomic_store(&m->in_collective, 1);
 	int ret = 0;
 	for (size_t off = 0; off < len && ret == 0; off += BCAST_MESSAGE_MAX) {
 		size_t n = len - off < BCAST_MESSAGE_MAX ? len - off
@@ -75,7 +74,6 @@ static int bcast_run(struct q_mpi *m, char *data, size_t len)
 			      m->bcast_comm) != MPI_SUCCESS)
 			ret = -EIO;
 	}
-	atomic_store(&m->in_collective, 0);
 	return ret;
 }
 
@@ -88,7 +86,6 @@ static int bcast_ready(struct q_mpi *m)
 	MPI_Request ready;
 	long nap_ns = 0;
 	int done = 0;
-	atomic_store(&m->in_collective, 1);
 	if (MPI_Ibarrier(m->bcast_comm, &ready) != MPI_SUCCESS)
 		return -EIO;
 	while (!done) {

@@ -569,40 +569,23 @@ static bool copy_own(struct q_mpi *m, const struct q_record *rec, size_t i,
 	return copy != NULL;
 }
 
-/* The spilled file, if it is there now: 0, or -ENOENT. */
+/*
+ * The spilled file, if it is there now: libq reads it as any big output
+ * (checked against its sum, counted as read from a file). Spills are
+ * never removed, so a file seen here is still there when libq opens
+ * it, and libq does not come back to the fetch hook. 0, or -errno.
+ */
 static int read_spilled(struct q_jobh *h, const struct q_record *rec,
-			size_t i, char **data_out, size_t *len_out)
+			size_t i, char **data_out, size_t *len_out,
+			struct q_error *err)
 {
 	char *path = q_record_output_path(h, rec, i, false);
-	if (!path)
-		return -ENOENT;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	bool there = path && access(path, F_OK) == 0;
 	free(path);
-	if (fd < 0)
-		return -errno;
-	size_t len = rec->items[i].out.length, got = 0;
-	char *data = q_big_alloc(len + 1);
-	if (!data) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < len) {
-		ssize_t n = read(fd, data + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (got != len) {
-		free(data);
-		return -EIO;
-	}
-	data[len] = '\0';
-	*data_out = data;
-	*len_out = len;
-	return 0;
+	if (!there)
+		return -ENOENT;
+	return q_record_output_mem(h, rec, i, false, SIZE_MAX, data_out,
+				   len_out, err);
 }
 
 /* Design note 4: run the producer again, here. */
@@ -697,9 +680,8 @@ static int recompute(struct q_mpi *m, struct q_jobh *h,
 }
 
 /* The fetch hook (spoolq/spool.h): a held result not in the spool.
- * 1 when the bytes are checked (pulled and summed here; this rank's own
- * copy; recomputed against the sum), 0 when libq must check them (the
- * spilled file). */
+ * 1: the bytes are checked (pulled and summed here, this rank's own
+ * copy, the spilled file read by libq, or recomputed against the sum). */
 static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 		 size_t i, char **data_out, size_t *len_out,
 		 struct q_error *err)
@@ -742,11 +724,10 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 		free(*data_out);
 	}
 	/* Spilled meanwhile, or written by someone who recomputed it. */
-	if (read_spilled(h, rec, i, data_out, len_out) == 0) {
-		mpi_count_moved(m, rec->job, 0, *len_out);
-		return 0;
-	}
-	int ret = recompute(m, h, rec, i, data_out, len_out, err);
+	int ret = read_spilled(h, rec, i, data_out, len_out, err);
+	if (ret != -ENOENT)
+		return ret < 0 ? ret : 1;
+	ret = recompute(m, h, rec, i, data_out, len_out, err);
 	return ret < 0 ? ret : 1;
 }
 

@@ -114,7 +114,6 @@ struct q_mpi {
 	struct bcast *bcasts;
 	uint64_t bcasts_started;  /* rank 0: broadcasts begun */
 	uint64_t bcasts_done;     /* broadcasts this rank finished */
-	atomic_int in_collective; /* the server is inside MPI_Bcast */
 };
 
 /* Shared helpers (mpipath.c). */

@@ -107,9 +107,6 @@ struct q_world_hooks {
 Q_EXPORT void q_spool_set_world(struct q_spool *spool, const char *world,
 				unsigned rank,
 				const struct q_world_hooks *hooks);
-/* The world set above, or "" (and *rank_out 0). */
-Q_EXPORT const char *q_spool_world(const struct q_spool *spool,
-				   unsigned *rank_out);
 
 /* XXH3-64 of `len` bytes: the checksum records keep for big outputs. */
 Q_EXPORT uint64_t q_checksum(const void *data, size_t len);
