@@ -120,7 +120,16 @@ void mpi_bcast_begin(struct q_mpi *m, uint64_t job)
 			     .len = ret < 0 ? BCAST_FAILED_LEN : len,
 			     .sum = ret < 0 ? 0 : q_checksum(data, len) };
 	for (int r = 1; r < m->size; r++)
-		MPI_Send(&q, sizeof(q), MPI_BYTE, r, TAG_REQUEST, m->comm);
+		if (MPI_Send(&q, sizeof(q), MPI_BYTE, r, TAG_REQUEST,
+			     m->comm) != MPI_SUCCESS) {
+			/* A rank that is not told never joins, and every
+			 * later broadcast would pair with the wrong one. */
+			fprintf(stderr, "%s: cannot tell MPI rank %d of the "
+				"broadcast input of job %llu; stopping the MPI "
+				"job\n", m->opt.prog, r,
+				(unsigned long long)job);
+			MPI_Abort(MPI_COMM_WORLD, 3);
+		}
 	pthread_mutex_lock(&m->bcast_lock);
 	m->bcasts_started++;
 	if (ret == 0) {

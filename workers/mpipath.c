@@ -813,6 +813,8 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 	pthread_mutex_init(&m->peers_lock, NULL);
 	pthread_mutex_init(&m->bcast_lock, NULL);
 	pthread_cond_init(&m->bcast_cond, NULL);
+	/* On MPI_COMM_WORLD errors are fatal (MPI's default handler, which
+	 * says what failed); the duplicates then return them to us. */
 	MPI_Comm_rank(MPI_COMM_WORLD, &m->rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &m->size);
 	MPI_Comm_dup(MPI_COMM_WORLD, &m->comm);
