@@ -46,7 +46,7 @@ expect_eq "bad input leaves the spool unchanged" "$before" "$(spool_snapshot)"
 # The file changes after submission: the tasks that read it fail, and
 # say why; nothing reads other bytes than were submitted.
 late=$("$QSUBMIT" --broadcast "$T/in.bin" --kernel bcast_slice)
-printf 'X' | dd of="$T/in.bin" bs=1 seek=5 conv=notrunc status=none
+printf 'spoolq-changed!!' | dd of="$T/in.bin" bs=1 seek=5 conv=notrunc status=none
 "$QWORKER" --exit-when-idle
 "$QCOLLECT" "$late" > /dev/null 2>&1
 expect_eq "a changed file: the task failed" 1 $?

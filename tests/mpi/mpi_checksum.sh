@@ -41,7 +41,7 @@ expect_eq "the consumer saw the right bytes" \
 
 # Damage a spilled file in place (same size): it is refused, by name.
 f=$(ls "$QSPOOL"/jobs/1/out/*/0.a1.*.out)
-printf 'X' | dd of="$f" bs=1 seek=1000 conv=notrunc status=none
+printf 'spoolq-damaged!!' | dd of="$f" bs=1 seek=1000 conv=notrunc status=none
 "$QCOLLECT" 1 > /dev/null 2> "$T/collect.err"
 check "qcollect fails on the damaged result" test $? -ne 0
 check "and names it" grep -q "does not match its checksum ('$f')" \
