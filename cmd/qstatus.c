@@ -123,6 +123,39 @@ static int print_task(void *ctx, const struct q_task_info *t)
 	return 0;
 }
 
+/* "  slurm job 42.0 task 3 on n1": where a worker runs under Slurm (job
+ * and step, task, node), or "" outside Slurm. */
+static void describe_slurm(const struct q_worker_info *w, char *out,
+			   size_t size)
+{
+	out[0] = '\0';
+	if (!w->slurm_job[0])
+		return;
+	snprintf(out, size, "  slurm job %s%s%s task %s%s%s", w->slurm_job,
+		 w->slurm_step[0] ? "." : "", w->slurm_step,
+		 w->slurm_procid[0] ? w->slurm_procid : "0",
+		 w->slurm_node[0] ? " on " : "", w->slurm_node);
+}
+
+/* {"job": "42", "step": "0", "task": 3, "node": "n1"} or null; an
+ * unknown step or node is null. */
+static void json_slurm(const struct q_worker_info *w)
+{
+	if (!w->slurm_job[0]) {
+		fputs("null", stdout);
+		return;
+	}
+	fputs("{\"job\": ", stdout);
+	q_json_cstr(stdout, w->slurm_job);
+	fputs(", \"step\": ", stdout);
+	q_json_cstr(stdout, w->slurm_step[0] ? w->slurm_step : NULL);
+	fputs(", \"task\": ", stdout);
+	q_json_cstr(stdout, w->slurm_procid[0] ? w->slurm_procid : "0");
+	fputs(", \"node\": ", stdout);
+	q_json_cstr(stdout, w->slurm_node[0] ? w->slurm_node : NULL);
+	fputc('}', stdout);
+}
+
 static int show_workers(struct q_spool *sp, const struct status_opts *o,
 			struct q_error *err)
 {
@@ -151,6 +184,8 @@ static int show_workers(struct q_spool *sp, const struct status_opts *o,
 			fputs(", \"slurm_job\": ", stdout);
 			q_json_cstr(stdout, w[i].slurm_job[0] ? w[i].slurm_job
 							      : NULL);
+			fputs(", \"slurm\": ", stdout);
+			json_slurm(&w[i]);
 			printf(", \"alive\": %s}", w[i].alive ? "true"
 							      : "false");
 		}
@@ -167,11 +202,11 @@ static int show_workers(struct q_spool *sp, const struct status_opts *o,
 					 ? 0.0
 					 : (double)(now - w[i].heartbeat_ns) /
 						   1e9);
-			printf("%-32s %-12s %8ld %5u %10s  %s%s%s\n", w[i].id,
+			char slurm[160];
+			describe_slurm(&w[i], slurm, sizeof(slurm));
+			printf("%-32s %-12s %8ld %5u %10s  %s%s\n", w[i].id,
 			       w[i].host, w[i].pid, w[i].cpus, hb,
-			       w[i].alive ? "alive" : "lost",
-			       w[i].slurm_job[0] ? "  slurm job " : "",
-			       w[i].slurm_job);
+			       w[i].alive ? "alive" : "lost", slurm);
 		}
 	}
 	free(w);

@@ -62,6 +62,18 @@ int q_worker_register(struct q_spool *sp, const struct q_worker_info *w,
 		q__buf_addstr(&b, "\nslurm_procid ");
 		q__esc_append(&b, w->slurm_procid[0] ? w->slurm_procid : "0");
 		q__buf_addch(&b, '\n');
+		/* The batch script itself has no step id; a worker started
+		 * there has none to record. */
+		if (w->slurm_step[0]) {
+			q__buf_addstr(&b, "slurm_step ");
+			q__esc_append(&b, w->slurm_step);
+			q__buf_addch(&b, '\n');
+		}
+		if (w->slurm_node[0]) {
+			q__buf_addstr(&b, "slurm_node ");
+			q__esc_append(&b, w->slurm_node);
+			q__buf_addch(&b, '\n');
+		}
 	}
 	if (w->boot_id[0] && q__safe_component(w->boot_id) && w->pid_ns &&
 	    w->start_ticks) {
@@ -151,6 +163,12 @@ static void parse_worker(struct q_worker_info *w, char *text, size_t len)
 			 (s = q__unesc(tok[1])))
 			snprintf(w->slurm_procid, sizeof(w->slurm_procid), "%s",
 				 s);
+		else if (strcmp(tok[0], "slurm_step") == 0 &&
+			 (s = q__unesc(tok[1])))
+			snprintf(w->slurm_step, sizeof(w->slurm_step), "%s", s);
+		else if (strcmp(tok[0], "slurm_node") == 0 &&
+			 (s = q__unesc(tok[1])))
+			snprintf(w->slurm_node, sizeof(w->slurm_node), "%s", s);
 		else if (strcmp(tok[0], "pid") == 0 && q__tok_u64(tok[1], &v))
 			w->pid = (long)v;
 		else if (strcmp(tok[0], "cpus") == 0 && q__tok_u64(tok[1], &v))

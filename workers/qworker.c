@@ -12,19 +12,25 @@
 
 static const char usage[] =
 	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
+	"               [--no-exit-when-idle]\n"
 	"               [--max-tasks N] [--grace SECONDS] [--plugin PATH]...\n"
 	"               [--no-fsync] [--mpi [--mpi-threshold SIZE]\n"
 	"               [--mpi-mem SIZE]] [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
-	"or, with --exit-when-idle, until no work is left.\n"
+	"or, with --exit-when-idle (the default inside a Slurm job), until no\n"
+	"work is left.\n"
 	"\n"
 	"  --spool DIR          the spool (default: $QSPOOL, else ./qspool)\n"
 	"  --cpus N             cores to use (default: SLURM_CPUS_PER_TASK,\n"
 	"                       SLURM_CPUS_ON_NODE per task, else the CPU\n"
 	"                       affinity mask; never the node's total)\n"
 	"  --exit-when-idle     exit when no job has work left; with =SECONDS\n"
-	"                       also exit after SECONDS without finding work\n"
+	"                       also exit after SECONDS without finding work;\n"
+	"                       the default inside a Slurm job (SLURM_JOB_ID\n"
+	"                       set), where an idle worker holds cores\n"
+	"  --no-exit-when-idle  keep waiting for work, also under Slurm (stop\n"
+	"                       it with SIGTERM: scancel --signal=TERM JOBID)\n"
 	"  --max-tasks N        stop claiming after N tasks\n"
 	"  --grace SECONDS      on SIGTERM, running tasks get this long to\n"
 	"                       finish before they are handed back (default 10)\n"
@@ -51,7 +57,7 @@ static const char usage[] =
 	"\n"
 	"examples:\n"
 	"  qworker --exit-when-idle                  # run everything, then exit\n"
-	"  srun qworker --exit-when-idle             # one worker per Slurm task\n"
+	"  srun qworker                              # one worker per Slurm task\n"
 	"  qworker --cpus 4 &                        # a background worker\n"
 	"  qworker --plugin ./libmykernels.so        # with user kernels\n"
 	"  mpirun -n 8 qworker --mpi --exit-when-idle  # results over MPI\n";
@@ -62,6 +68,7 @@ int main(int argc, char **argv)
 		{ "spool", required_argument, NULL, 's' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "exit-when-idle", optional_argument, NULL, 'e' },
+		{ "no-exit-when-idle", no_argument, NULL, 'N' },
 		{ "max-tasks", required_argument, NULL, 'm' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "lease", required_argument, NULL, 'l' },
@@ -81,6 +88,7 @@ int main(int argc, char **argv)
 	struct q_error err = Q_ERROR_INIT;
 	int c;
 	uint64_t v;
+	bool idle_chosen = false;
 
 	while ((c = q_cli_next(&cli, argc, argv)) != -1) {
 		switch (c) {
@@ -92,8 +100,14 @@ int main(int argc, char **argv)
 				return 2;
 			opt.cpus = (unsigned)v;
 			break;
+		case 'N':
+			opt.exit_when_idle = false;
+			opt.idle_seconds = -1.0;
+			idle_chosen = true;
+			break;
 		case 'e':
 			opt.exit_when_idle = true;
+			idle_chosen = true;
 			if (optarg && q_cli_seconds(&cli, "--exit-when-idle",
 						    optarg, &opt.idle_seconds) < 0)
 				return 2;
@@ -168,6 +182,17 @@ int main(int argc, char **argv)
 	if ((opt.mpi_threshold || opt.mpi_mem) && !opt.mpi)
 		return q_cli_usage_error(&cli, "--mpi-threshold and --mpi-mem "
 					 "go with --mpi");
+	/* In a Slurm job a worker that waits for work holds its cores until
+	 * the time limit. A batch script that submits more work while its
+	 * workers run says --no-exit-when-idle and stops them itself. */
+	const char *slurm_job = getenv("SLURM_JOB_ID");
+	if (!idle_chosen && slurm_job && *slurm_job) {
+		opt.exit_when_idle = true;
+		if (opt.verbose)
+			fprintf(stderr, "qworker: inside Slurm job %s: exiting "
+				"when no work is left (--no-exit-when-idle "
+				"to keep waiting)\n", slurm_job);
+	}
 	struct q_spool *sp;
 	if (q_spool_open(&sp, q_spool_default_path(spool_opt), Q_SPOOL_WRITE,
 			 &err) < 0) {

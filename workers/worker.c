@@ -618,6 +618,28 @@ static void still_alive(void *arg)
 	q_heartbeat_loop_turned(w->hb);
 }
 
+/* Copy Slurm's variable NAME into out, or leave out "" outside Slurm. */
+static void slurm_var(const char *name, char *out, size_t size)
+{
+	const char *v = getenv(name);
+	if (v)
+		snprintf(out, size, "%s", v);
+}
+
+/* Which Slurm job, step, task and node this worker runs in, for qstatus
+ * (all empty outside Slurm). */
+static void slurm_identify(struct q_worker_info *info)
+{
+	slurm_var("SLURM_JOB_ID", info->slurm_job, sizeof(info->slurm_job));
+	if (!info->slurm_job[0])
+		return;
+	slurm_var("SLURM_STEP_ID", info->slurm_step, sizeof(info->slurm_step));
+	slurm_var("SLURM_PROCID", info->slurm_procid,
+		  sizeof(info->slurm_procid));
+	slurm_var("SLURMD_NODENAME", info->slurm_node,
+		  sizeof(info->slurm_node));
+}
+
 static int setup(struct worker *w)
 {
 	struct q_error err = Q_ERROR_INIT;
@@ -657,12 +679,7 @@ static int setup(struct worker *w)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	info.started_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	const char *sj = getenv("SLURM_JOB_ID"), *sp = getenv("SLURM_PROCID");
-	if (sj)
-		snprintf(info.slurm_job, sizeof(info.slurm_job), "%s", sj);
-	if (sp)
-		snprintf(info.slurm_procid, sizeof(info.slurm_procid), "%s",
-			 sp);
+	slurm_identify(&info);
 	if (q_worker_register(w->sp, &info, &err) < 0) {
 		if (q_disk_full(err.errnum))
 			fprintf(stderr, "%s: %s: %s; the spool '%s' is full or "

@@ -7,6 +7,9 @@
 
 set -u
 : "${QSUBMIT:?run through meson test}"
+# Tests choose the workers' options themselves: a suite run inside a
+# Slurm job (salloc, sbatch) must not change qworker's defaults there.
+unset "${!SLURM_@}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/spoolq-test.XXXXXX")
 export QSPOOL="$T/spool"
 PIDS=()

@@ -90,6 +90,9 @@ Test(status, workers_register_beat_and_leave)
 	snprintf(w.id, sizeof(w.id), "node7.42.abcdef");
 	snprintf(w.host, sizeof(w.host), "node7");
 	snprintf(w.slurm_job, sizeof(w.slurm_job), "1234");
+	snprintf(w.slurm_step, sizeof(w.slurm_step), "2");
+	snprintf(w.slurm_procid, sizeof(w.slurm_procid), "5");
+	snprintf(w.slurm_node, sizeof(w.slurm_node), "cn017");
 	struct q_error err = Q_ERROR_INIT;
 	cr_assert_eq(q_worker_register(t.sp, &w, &err), 0, "%s", err.message);
 	cr_assert_eq(q_worker_heartbeat(t.sp, w.id), 0);
@@ -100,6 +103,9 @@ Test(status, workers_register_beat_and_leave)
 	cr_assert_str_eq(list[0].id, "node7.42.abcdef");
 	cr_assert_str_eq(list[0].host, "node7");
 	cr_assert_str_eq(list[0].slurm_job, "1234");
+	cr_assert_str_eq(list[0].slurm_step, "2");
+	cr_assert_str_eq(list[0].slurm_procid, "5");
+	cr_assert_str_eq(list[0].slurm_node, "cn017");
 	cr_assert_eq(list[0].cpus, 3);
 	cr_assert(list[0].alive);
 	free(list);

@@ -78,8 +78,14 @@ struct q_worker_info {
 	unsigned lease_s;            /* the worker's lease, seconds */
 	int64_t started_ns;
 	int64_t heartbeat_ns;        /* mtime of its heartbeat file */
-	char slurm_job[32];          /* SLURM_JOB_ID or "" */
+	/* Under Slurm: the job, step, task and node the worker runs in
+	 * (SLURM_JOB_ID, SLURM_STEP_ID, SLURM_PROCID, SLURMD_NODENAME);
+	 * all "" otherwise. The node is Slurm's name for it, which need not
+	 * be the host name. */
+	char slurm_job[32];
+	char slurm_step[16];
 	char slurm_procid[16];
+	char slurm_node[Q_NAME_MAX + 1];
 	/* Who the process is on its node, so that a reclaimer on the same
 	 * node can prove it dead without waiting for its lease (libq/proc.c).
 	 * "" / 0 when unknown (an older worker): the lease alone decides. */
