@@ -2,7 +2,7 @@
  * cli.h: what every spoolq command does the same way: option parsing
  * with helpful errors, --help and --version, number and time parsing, and
  * the exit statuses (0 success, 1 tasks failed, 2 usage or bad input,
- * 3 spool or system error).
+ * 3 spool or system error, 4 not finished within a time limit).
  */
 #ifndef SPOOLQ_CLI_H
 #define SPOOLQ_CLI_H
@@ -16,6 +16,7 @@
 #define Q_EXIT_TASKS_FAILED 1
 #define Q_EXIT_USAGE 2
 #define Q_EXIT_SYSTEM 3
+#define Q_EXIT_NOT_FINISHED 4   /* qstatus --wait=SECONDS ran out */
 
 struct q_cli {
 	const char *prog;

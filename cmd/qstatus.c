@@ -14,7 +14,8 @@
 #include "json.h"
 
 static const char usage[] =
-	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json] [--wait]\n"
+	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json]\n"
+	"               [--wait[=SECONDS]]\n"
 	"       qstatus [--spool DIR] JOB --dot\n"
 	"\n"
 	"Show the tasks of each job by state, and the workers.\n"
@@ -26,6 +27,8 @@ static const char usage[] =
 	"                task (arrays folded), coloured by state\n"
 	"  --wait        wait until the jobs (default: all) finish; exit 0 if\n"
 	"                every task succeeded, 1 otherwise\n"
+	"  --wait=SECONDS  wait at most SECONDS (0: just look); exit 4 if the\n"
+	"                jobs have not finished by then\n"
 	"  --repair      finish what crashed processes left half-done (safe at\n"
 	"                any time; idle workers do it too), then show status\n"
 	"\n"
@@ -35,12 +38,14 @@ static const char usage[] =
 	"  qstatus                 # every job and worker\n"
 	"  qstatus 12 --tasks      # the tasks of job 12\n"
 	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
-	"  qstatus --wait $job && echo all good\n";
+	"  qstatus --wait $job && echo all good\n"
+	"  qstatus --wait=0 $job >/dev/null; [ $? = 4 ] && echo still running\n";
 
 enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR, OPT_DOT };
 
 struct status_opts {
 	bool tasks, json, wait, repair, dot;
+	double wait_seconds;   /* --wait=SECONDS; < 0: no limit */
 };
 
 static void fmt_time(int64_t ns, char *out, size_t size)
@@ -295,11 +300,21 @@ static int repair_jobs(struct q_spool *sp, struct q_jobcache *cache,
 	return 0;
 }
 
-/* Wait until every job in ids is finished (adaptive polling). */
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait until every job in ids is finished (adaptive polling), or for at
+ * most `seconds` if that is not negative. 0 when all are finished, 1
+ * when the time ran out, or -errno with err set. */
 static int wait_jobs(struct q_jobcache *cache, const uint64_t *ids, size_t n,
-		     struct q_error *err)
+		     double seconds, struct q_error *err)
 {
 	int delay_ms = 5;
+	double deadline = mono_seconds() + seconds;
 	for (;;) {
 		bool all = true;
 		for (size_t i = 0; i < n && all; i++) {
@@ -310,6 +325,8 @@ static int wait_jobs(struct q_jobcache *cache, const uint64_t *ids, size_t n,
 		}
 		if (all)
 			return 0;
+		if (seconds >= 0 && mono_seconds() >= deadline)
+			return 1;
 		poll(NULL, 0, delay_ms);
 		if (delay_ms < 500)
 			delay_ms = delay_ms * 3 / 2 + 1;
@@ -322,7 +339,7 @@ int main(int argc, char **argv)
 		{ "spool", required_argument, NULL, OPT_SPOOL },
 		{ "tasks", no_argument, NULL, OPT_TASKS },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "wait", optional_argument, NULL, OPT_WAIT },
 		{ "repair", no_argument, NULL, OPT_REPAIR },
 		{ "dot", no_argument, NULL, OPT_DOT },
 		{ "help", no_argument, NULL, 'h' },
@@ -331,7 +348,7 @@ int main(int argc, char **argv)
 	};
 	struct q_cli cli = Q_CLI_INIT("qstatus", usage, options);
 	cli.permute = true;
-	struct status_opts o = { 0 };
+	struct status_opts o = { .wait_seconds = -1 };
 	const char *spool_opt = NULL;
 	int c;
 
@@ -340,7 +357,12 @@ int main(int argc, char **argv)
 		case OPT_SPOOL: spool_opt = optarg; break;
 		case OPT_TASKS: o.tasks = true; break;
 		case OPT_JSON: o.json = true; break;
-		case OPT_WAIT: o.wait = true; break;
+		case OPT_WAIT:
+			o.wait = true;
+			if (optarg && q_cli_seconds(&cli, "--wait", optarg,
+						    &o.wait_seconds) < 0)
+				return Q_EXIT_USAGE;
+			break;
 		case OPT_REPAIR: o.repair = true; break;
 		case OPT_DOT: o.dot = true; break;
 		default: return q_cli_default(&cli, c);
@@ -359,6 +381,7 @@ int main(int argc, char **argv)
 	struct q_moved *moved = NULL;   /* per job: the MPI fast path's counters */
 	size_t n = 0;
 	int status = 0;
+	int timed_out = 0;
 
 	if (q_spool_open(&sp, q_spool_default_path(spool_opt),
 			 o.repair ? Q_SPOOL_WRITE : 0, &err) < 0)
@@ -376,8 +399,11 @@ int main(int argc, char **argv)
 	}
 	if (o.repair && repair_jobs(sp, cache, ids, n, &err) < 0)
 		goto fail;
-	if (o.wait && wait_jobs(cache, ids, n, &err) < 0)
-		goto fail;
+	if (o.wait) {
+		timed_out = wait_jobs(cache, ids, n, o.wait_seconds, &err);
+		if (timed_out < 0)
+			goto fail;
+	}
 	if (o.dot) {
 		struct q_jobh *h = q_jobcache_get(cache, ids[0], &err);
 		if (!h || q_job_write_dot(h, cache, stdout, &err) < 0)
@@ -482,6 +508,8 @@ int main(int argc, char **argv)
 		if (show_workers(sp, &o, &err) < 0)
 			goto fail;
 	}
+	if (timed_out)
+		status = Q_EXIT_NOT_FINISHED;
 	if (fflush(stdout) != 0)
 		status = Q_EXIT_SYSTEM;
 	goto out;

@@ -126,6 +126,23 @@ expect_eq "the second PATH's program" two "$("$QCOLLECT" "$p2")"
 check "not on its PATH: exit 127" grep -q '"exit": 127' \
 	<("$QSTATUS" "$p3" --tasks --json)
 
+# --wait=SECONDS: a bounded wait; 4 when the job is not finished by then.
+pending=$("$QSUBMIT" -- echo later)
+"$QSTATUS" --wait=0 "$pending" > /dev/null
+expect_eq "qstatus --wait=0 on an unfinished job" 4 $?
+t0=$SECONDS
+"$QSTATUS" --wait=1 "$pending" > /dev/null
+expect_eq "qstatus --wait=1 on an unfinished job" 4 $?
+check "it waited no more than about a second" test $((SECONDS - t0)) -le 3
+"$QWORKER" --exit-when-idle 2> /dev/null
+"$QSTATUS" --wait=0 "$pending" > /dev/null
+expect_eq "qstatus --wait=0 on a finished job" 0 $?
+"$QSTATUS" --wait=0 "$fail" > /dev/null
+expect_eq "qstatus --wait=0 on a failed job" 1 $?
+"$QSTATUS" --wait=soon 2> "$T/wait.err" > /dev/null
+expect_eq "qstatus --wait=soon is a usage error" 2 $?
+check "it names the option" grep -q "^qstatus: --wait needs a duration" "$T/wait.err"
+
 # The spool is private.
 expect_eq "spool mode" 700 "$(stat -c %a "$QSPOOL")"
 finish
