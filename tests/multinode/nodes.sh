@@ -20,14 +20,17 @@
 # Names are unique per run (the test's pid and a random number), so two
 # runs, or the leftovers of a run killed with SIGKILL, never clash; the
 # EXIT trap kills every process in the nodes' namespaces and deletes the
-# namespaces, also when the test fails. Skips (exit 77) when not root or
+# namespaces, also when the test fails (or gets SIGTERM); a run killed
+# with SIGKILL leaves its namespaces to the next run, which deletes them.
+# The nodes' /etc/hosts files live in $T, not in /etc/netns. Skips (exit 77) when not root or
 # when network namespaces cannot be made here.
 
 MN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NSRSH=$MN_DIR/nsrsh
 MN_HOSTS=(h1 h2 h3)
-MN_TAG=$(printf '%x%04x' $$ $((RANDOM & 0xffff)))
-MN_BR=spoolq-mn-$MN_TAG-br
+MN_TAG=$(printf '%x%04x' $$ $((RANDOM & 0xffff)))   # for interface names
+MN_NS=spoolq-mn-$$-$MN_TAG     # spoolq-mn-PID-...: PID is this test's
+MN_BR=$MN_NS-br
 MN_MADE=()
 export MN_NODES=$T/nodes
 
@@ -58,9 +61,25 @@ for tool in ip nsenter unshare hostname; do
 		mn_skip "needs '$tool' (Debian: iproute2, util-linux, hostname)"
 done
 
+# mn_reap: the namespaces of earlier runs that were killed before their
+# EXIT trap could run (SIGKILL): their test's pid is gone. Kill what
+# still runs in them, then delete them.
+mn_reap() {
+	local ns pid pids
+	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do
+		[[ $ns =~ ^spoolq-mn-([0-9]+)- ]] || continue
+		pid=${BASH_REMATCH[1]}
+		[ "$pid" -ne $$ ] && ! kill -0 "$pid" 2>/dev/null || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
 # mn_up: the bridge and the three nodes.
 mn_up() {
 	local i h ns
+	mn_reap
 	ip netns add "$MN_BR" 2>/dev/null ||
 		mn_skip "cannot make a network namespace here (ip netns add)"
 	MN_MADE+=("$MN_BR")
@@ -70,7 +89,7 @@ mn_up() {
 	mkdir -p "$MN_NODES"
 	for i in 1 2 3; do
 		h=h$i
-		ns=spoolq-mn-$MN_TAG-$h
+		ns=$MN_NS-$h
 		ip netns add "$ns" || return 1
 		MN_MADE+=("$ns")
 		# Interface names: at most 15 bytes, unique per run.
