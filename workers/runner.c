@@ -50,9 +50,19 @@
  *    others may now ask for it or it is dropped. Only pure kernels: a
  *    result that lives in one process must be recomputable (mpipath.c
  *    note 4). Commands' outputs always go to the spool.
+ * 11. A batch system stops a job by signalling every process in it at
+ *    once, whatever its session: Slurm at a time limit or on scancel
+ *    sends SIGTERM to the worker and to its commands alike. A command
+ *    that dies of SIGTERM, SIGINT or SIGHUP (or exits 128 + one, as
+ *    shells do) while its worker is stopping was interrupted, not
+ *    failed: it is handed back like a command the worker stops itself
+ *    (note 3), to run again elsewhere. The worker may not have read its
+ *    own copy of the signal yet, so the runner also looks at the
+ *    process's pending signals, and waits briefly for either.
  */
 #include <errno.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +325,38 @@ static int spool_full(struct q_run *r, uint64_t item, int errnum,
 			   what, q_spool_path(r->spool));
 }
 
+/* The signal a command's exit status says it died of or was stopped by
+ * (-SIG, or 128 + SIG from a shell), if it is one a batch system or a
+ * terminal stops jobs with; 0 otherwise. */
+static int stop_signal_of(int exit_code)
+{
+	int sig = exit_code < 0 ? -exit_code
+		  : exit_code > 128 ? exit_code - 128 : 0;
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP ? sig : 0;
+}
+
+/* Note 11: whether a command that ended with exit_code was interrupted
+ * by the signal that is stopping this worker. */
+static bool interrupted_by_stop(struct q_run *r, int exit_code)
+{
+	if (!stop_signal_of(exit_code) || !r->stopping)
+		return false;
+	/* The worker's main loop takes its signal from a signalfd; until
+	 * then it is pending for the process. 50 x 2 ms is plenty for it. */
+	for (int i = 0; i < 50; i++) {
+		if (__atomic_load_n(r->stopping, __ATOMIC_ACQUIRE))
+			return true;
+		sigset_t pending;
+		if (sigpending(&pending) == 0 &&
+		    (sigismember(&pending, SIGTERM) == 1 ||
+		     sigismember(&pending, SIGINT) == 1 ||
+		     sigismember(&pending, SIGHUP) == 1))
+			return true;
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
+	return false;
+}
+
 /* 0 (the outcome says what happened), or -errno when the run is
  * worthless for a reason that is not the task's (r->err says why). */
 static int run_command(struct q_run *r, const struct q_group *g,
@@ -360,6 +402,9 @@ static int run_command(struct q_run *r, const struct q_group *g,
 	}
 
 	o->exit_code = res.exit_code;
+	if (!res.stopped && !res.spawn_errno &&
+	    interrupted_by_stop(r, res.exit_code))
+		res.stopped = true;
 	if (res.stopped && w.timed_out) {
 		o->state = Q_STATE_FAILED;
 		set_reason(o, "timed out after %g s", g->timeout_s);

@@ -38,6 +38,8 @@ struct q_run {
 	pthread_mutex_t *claim_lock; /* the worker's: one claim at a time */
 	struct q_mpi *mpi;         /* the MPI fast path (mpipath.h), or NULL */
 	int notify_fd;             /* write one byte here when finished */
+	const int *stopping;       /* the worker's: non-zero once a stop
+				    * signal came (atomic; runner.c note 11) */
 	/* Requests from the worker, read by the thread. */
 	volatile int stop;         /* stop running items, hand the chunk back */
 	/* Written by the thread. */

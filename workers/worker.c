@@ -99,6 +99,8 @@ struct worker {
 	uint64_t tasks_claimed;
 	unsigned start_shard;
 	int stop_level;
+	int stopping;              /* stop_level > 0, for runner threads
+				    * (atomic; runner.c note 11) */
 	int64_t stop_deadline;
 	struct q_heartbeat *hb;
 	int errors;
@@ -345,6 +347,7 @@ static int start_run(struct worker *w, struct q_jobh *h,
 	r->claim_lock = &w->claim_lock;
 	r->mpi = w->mpi;
 	r->notify_fd = w->notify[1];
+	r->stopping = &w->stopping;
 	uint64_t tasks = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t first, count;
@@ -586,6 +589,7 @@ static void handle_signals(struct worker *w)
 			continue;
 		}
 		w->stop_level++;
+		__atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
 		/* First thing: mpirun passes SIGTERM on and kills its
 		 * processes a second later (docs/mpi.md). */
 		if (w->stop_level == 1)

@@ -43,6 +43,36 @@ touch "$T/quick"
 "$QWORKER" --exit-when-idle 2>/dev/null
 expect_eq "the handed-back task completes" finished "$("$QCOLLECT" "$long")"
 
+# A batch system's stop (Slurm's time limit, scancel): SIGTERM to the
+# worker and its command at once. The command dies of it, but that is an
+# interruption, not the task's failure: it is handed back, attempt kept.
+both=$("$QSUBMIT" --name both -- sh -c "echo \$\$ > '$T/both.pid'; sleep 30")
+"$QWORKER" --cpus 1 --grace 20 2> "$T/both.err" &
+w=$!
+PIDS+=($w)
+both_started() { [ -s "$T/both.pid" ]; }
+check "the task starts" wait_for 20 both_started
+kill -TERM $w "$(cat "$T/both.pid")"
+check "the worker exits at once, not after its grace" wait_for 10 gone
+check "the task is ready again, not failed" \
+	grep -q '"ready": 1, "running": 0, "done": 0, "failed": 0' <("$QSTATUS" "$both" --json)
+expect_eq "and no attempt used up" 0 "$("$QSTATUS" "$both" --tasks --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["jobs"][0]["task_list"][0]["attempts"])')"
+"$QCANCEL" "$both" > /dev/null
+
+# A command that dies of SIGTERM while its worker runs on is a failure.
+rm -f "$T/both.pid"
+alone=$("$QSUBMIT" --name alone -- sh -c "echo \$\$ > '$T/both.pid'; sleep 30")
+"$QWORKER" --cpus 1 --exit-when-idle 2> /dev/null &
+w=$!
+PIDS+=($w)
+check "it starts" wait_for 20 both_started
+kill -TERM "$(cat "$T/both.pid")"
+check "that worker finishes the job" wait_for 20 gone
+check "the task failed, killed by signal 15" \
+	grep -q "killed by signal 15" <("$QSTATUS" "$alone" --tasks)
+
 # SIGTERM to an idle worker: immediate clean exit.
 "$QWORKER" 2>/dev/null &
 w=$!
