@@ -10,6 +10,7 @@ set -euo pipefail
 
 build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libxxhash-dev libopenmpi-dev openmpi-bin)
 test_pkgs=(libcriterion-dev python3 util-linux graphviz fiu-utils)
+test_pkgs+=(slurm-wlm munge iproute2)  # tests/slurm (a real Slurm), tests/multinode (network namespaces)
 test_pkgs+=(clang libclang-rt-14-dev libomp-14-dev faketime)  # tests/fuzz (libFuzzer; clang's OpenMP), tests/cli/clock_skew.sh
 
 pkgs=("${build_pkgs[@]}")
