@@ -142,8 +142,9 @@ static void describe_slurm(const struct q_worker_info *w, char *out,
 		 w->slurm_node[0] ? " on " : "", w->slurm_node);
 }
 
-/* {"job": "42", "step": "0", "task": 3, "node": "n1"} or null; an
- * unknown step or node is null. */
+/* {"job": "42", "step": "0", "task": "3", "node": "n1"} (strings, as
+ * Slurm gives them; an unknown step or node is null), or null outside
+ * Slurm. */
 static void json_slurm(const struct q_worker_info *w)
 {
 	if (!w->slurm_job[0]) {

@@ -22,8 +22,8 @@
 # EXIT trap kills every process in the nodes' namespaces and deletes the
 # namespaces, also when the test fails (or gets SIGTERM); a run killed
 # with SIGKILL leaves its namespaces to the next run, which deletes them.
-# The nodes' /etc/hosts files live in $T, not in /etc/netns. Skips (exit 77) when not root or
-# when network namespaces cannot be made here.
+# The nodes' /etc/hosts files live in $T, not in /etc/netns. Skips
+# (exit 77) when not root or when network namespaces cannot be made here.
 
 MN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NSRSH=$MN_DIR/nsrsh
