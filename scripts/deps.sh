@@ -8,9 +8,10 @@
 # it prints the exact apt-get line to run and fails.
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libxxhash-dev libopenmpi-dev openmpi-bin)
+build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev nettle-dev libxxhash-dev libopenmpi-dev openmpi-bin scdoc)  # scdoc: the man pages
 test_pkgs=(libcriterion-dev python3 util-linux graphviz fiu-utils)
 test_pkgs+=(slurm-wlm munge iproute2)  # tests/slurm (a real Slurm), tests/multinode (network namespaces)
+test_pkgs+=(python3-jsonschema chromium bash-completion)  # tests/json (schemas), tests/report (headless browser), tests/docs (completion)
 test_pkgs+=(clang libclang-rt-14-dev libomp-14-dev faketime)  # tests/fuzz (libFuzzer; clang's OpenMP), tests/cli/clock_skew.sh
 
 pkgs=("${build_pkgs[@]}")
