@@ -12,11 +12,15 @@
 
 #include "cli.h"
 #include "json.h"
+#include "report.h"
+#include "status_events.h"
 
 static const char usage[] =
 	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json]\n"
 	"               [--wait[=SECONDS]]\n"
 	"       qstatus [--spool DIR] JOB --dot\n"
+	"       qstatus [--spool DIR] JOB --events\n"
+	"       qstatus [--spool DIR] JOB --report FILE.html\n"
 	"\n"
 	"Show the tasks of each job by state, and the workers.\n"
 	"\n"
@@ -29,6 +33,11 @@ static const char usage[] =
 	"                every task succeeded, 1 otherwise\n"
 	"  --wait=SECONDS  wait at most SECONDS (0: just look); exit 4 if the\n"
 	"                jobs have not finished by then\n"
+	"  --events      every attempt of every task of one JOB as JSON lines:\n"
+	"                claim, start, end, host, worker, slot, exit, state\n"
+	"  --report FILE.html  one self-contained HTML page on one JOB: the\n"
+	"                task stream per worker, progress, slowest and failed\n"
+	"                tasks, worker utilisation, the task graph\n"
 	"  --repair      finish what crashed processes left half-done (safe at\n"
 	"                any time; idle workers do it too), then show status\n"
 	"\n"
@@ -38,13 +47,17 @@ static const char usage[] =
 	"  qstatus                 # every job and worker\n"
 	"  qstatus 12 --tasks      # the tasks of job 12\n"
 	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
+	"  qstatus 12 --report job12.html\n"
+	"  qstatus 12 --events | jq -r '[.host, .started, .ended] | @tsv'\n"
 	"  qstatus --wait $job && echo all good\n"
 	"  qstatus --wait=0 $job >/dev/null; [ $? = 4 ] && echo still running\n";
 
-enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR, OPT_DOT };
+enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR, OPT_DOT,
+       OPT_EVENTS, OPT_REPORT };
 
 struct status_opts {
-	bool tasks, json, wait, repair, dot;
+	bool tasks, json, wait, repair, dot, events;
+	const char *report;    /* --report FILE */
 	double wait_seconds;   /* --wait=SECONDS; < 0: no limit */
 };
 
@@ -343,6 +356,8 @@ int main(int argc, char **argv)
 		{ "wait", optional_argument, NULL, OPT_WAIT },
 		{ "repair", no_argument, NULL, OPT_REPAIR },
 		{ "dot", no_argument, NULL, OPT_DOT },
+		{ "events", no_argument, NULL, OPT_EVENTS },
+		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -366,14 +381,23 @@ int main(int argc, char **argv)
 			break;
 		case OPT_REPAIR: o.repair = true; break;
 		case OPT_DOT: o.dot = true; break;
+		case OPT_EVENTS: o.events = true; break;
+		case OPT_REPORT: o.report = optarg; break;
 		default: return q_cli_default(&cli, c);
 		}
 	}
-	if (o.dot && argc - optind != 1)
-		return q_cli_usage_error(&cli, "--dot draws one job: give "
-					 "exactly one JOB (qstatus JOB --dot)");
-	if (o.dot && (o.json || o.tasks))
-		return q_cli_usage_error(&cli, "--dot does not go with %s",
+	/* --dot, --events and --report each show one job, alone. */
+	const char *single = o.dot ? "--dot" : o.events ? "--events"
+				   : o.report ? "--report" : NULL;
+	if (single && (o.dot + o.events + !!o.report) > 1)
+		return q_cli_usage_error(&cli, "--dot, --events and --report "
+					 "go one at a time");
+	if (single && argc - optind != 1)
+		return q_cli_usage_error(&cli, "%s shows one job: give exactly "
+					 "one JOB (qstatus JOB %s)", single,
+					 single);
+	if (single && (o.json || o.tasks))
+		return q_cli_usage_error(&cli, "%s does not go with %s", single,
 					 o.json ? "--json" : "--tasks");
 	struct q_error err = Q_ERROR_INIT;
 	struct q_spool *sp = NULL;
@@ -408,6 +432,20 @@ int main(int argc, char **argv)
 	if (o.dot) {
 		struct q_jobh *h = q_jobcache_get(cache, ids[0], &err);
 		if (!h || q_job_write_dot(h, cache, stdout, &err) < 0)
+			goto fail;
+		goto out;
+	}
+	if (o.events) {
+		struct q_jobh *h = q_jobcache_get(cache, ids[0], &err);
+		if (!h || status_print_events(h, stdout, &err) < 0)
+			goto fail;
+		if (fflush(stdout) != 0)
+			status = Q_EXIT_SYSTEM;
+		goto out;
+	}
+	if (o.report) {
+		struct q_jobh *h = q_jobcache_get(cache, ids[0], &err);
+		if (!h || report_write(cache, h, o.report, &err) < 0)
 			goto fail;
 		goto out;
 	}

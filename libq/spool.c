@@ -549,6 +549,9 @@ int q_spool_open(struct q_spool **spool_out, const char *path,
 
 	sp->dirfd = sp->tmpfd = sp->jobsfd = sp->workersfd = -1;
 	pthread_mutex_init(&sp->bcast_lock, NULL);
+	pthread_mutex_init(&sp->events_lock, NULL);
+	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->events_fds); i++)
+		sp->events_fds[i].fd = -1;
 	for (size_t i = 0; i < Q_ARRAY_SIZE(sp->cachefd); i++)
 		sp->cachefd[i] = -1;
 	sp->path = absolute_path(path);
@@ -651,6 +654,8 @@ void q_spool_close(struct q_spool *sp)
 			close(sp->cachefd[i]);
 	q__broadcast_release(sp);
 	pthread_mutex_destroy(&sp->bcast_lock);
+	q__events_close(sp);
+	pthread_mutex_destroy(&sp->events_lock);
 	free(sp->path);
 	free(sp);
 }

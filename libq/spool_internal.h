@@ -20,6 +20,9 @@
 #define Q_FORMAT_FILE "format"
 #define Q_FORMAT_MAGIC "spoolq-spool"
 
+/* Event logs a process keeps open at once (events.c). */
+#define Q_EVENTS_OPEN 8
+
 struct q_spool {
 	int dirfd;       /* the spool root */
 	int tmpfd;       /* tmp/: staging for every atomic write */
@@ -41,7 +44,18 @@ struct q_spool {
 	/* Broadcast inputs read by this process (broadcast.c note 2). */
 	pthread_mutex_t bcast_lock;
 	struct q_bcast_entry *bcast;
+	/* Event logs this process appends to (events.c note 3). */
+	bool events_off;
+	pthread_mutex_t events_lock;
+	struct q_events_fd {
+		uint64_t job;
+		int fd;      /* -1: free */
+	} events_fds[Q_EVENTS_OPEN];
+	size_t events_next;
 };
+
+/* Close the event logs this process kept open (events.c). */
+void q__events_close(struct q_spool *sp);
 
 /* The job's broadcast input, read once per process (broadcast.c). */
 int q__broadcast_get(struct q_jobh *h, const char **data, size_t *len,

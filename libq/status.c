@@ -269,6 +269,7 @@ int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 			struct q_task_info t;
 			memset(&t, 0, sizeof(t));
 			t.item = first + i;
+			t.chunk = c;
 			t.index = q_job_index_of(job, t.item);
 			q_job_item_label(job, t.item, t.label, sizeof(t.label));
 			t.exit_code = Q_EXIT_NONE;
@@ -282,6 +283,8 @@ int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 				snprintf(t.host, sizeof(t.host), "%s",
 					 rec.host ? rec.host : "");
 				t.exit_code = r->exit_code;
+				t.slot = r->slot;
+				t.reused = rec.cached_job != 0;
 				t.claimed_ns = rec.claimed_ns;
 				t.start_ns = r->start_ns;
 				t.end_ns = r->end_ns;

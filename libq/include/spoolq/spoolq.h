@@ -19,6 +19,7 @@
 #include <spoolq/queue.h>
 #include <spoolq/sink.h>
 #include <spoolq/status.h>
+#include <spoolq/events.h>
 #include <spoolq/kernel.h>
 #include <spoolq/workflow.h>
 #include <spoolq/version.h>

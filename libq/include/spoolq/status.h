@@ -44,6 +44,10 @@ struct q_task_info {
 	int exit_code;               /* Q_EXIT_NONE when not finished */
 	int64_t claimed_ns, start_ns, end_ns;   /* 0 when unknown */
 	char reason[256];
+	uint64_t chunk;
+	unsigned slot;               /* finished: the worker's first core
+					slot it ran on */
+	bool reused;                 /* done with an earlier result */
 };
 
 typedef int (*q_task_fn)(void *ctx, const struct q_task_info *task);
