@@ -191,6 +191,75 @@ char *q__job_name(struct q_spool *sp, uint64_t id)
 	return name;
 }
 
+/*
+ * Job references (q_job_resolve, the contract is in spoolq/job.h):
+ *
+ * 1. Digits are a job id and nothing else: exact, never a prefix. Ids are
+ *    dense (each job gets the number after the largest), so every shorter
+ *    number is a job of its own; a prefix could only ever stand in for a
+ *    job that is not there (mistyped, or removed by hand), and `qcancel
+ *    105` must not cancel job 1050.
+ * 2. Anything else is a name. The newest job of exactly that name wins,
+ *    even when the name also starts longer names.
+ * 3. Otherwise the distinct names that start with it: exactly one, and
+ *    the newest job of that name is meant; several, and the error lists
+ *    them (a few, with their newest job) and how to choose.
+ */
+
+/* Names that start with a reference, each with its newest job. */
+#define AMBIGUOUS_SHOWN 5
+
+struct prefix_match {
+	char *name;
+	uint64_t id;       /* the newest job of that name */
+};
+
+struct prefix_matches {
+	struct prefix_match *v;
+	size_t n, cap;
+};
+
+static void prefix_matches_release(struct prefix_matches *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].name);
+	free(m->v);
+}
+
+/* Add `name` (taken over) unless a newer job of that name is in. Called
+ * newest job first, so the first job seen of a name is its newest. */
+static void prefix_matches_add(struct prefix_matches *m, char *name,
+			       uint64_t id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].name, name) == 0) {
+			free(name);
+			return;
+		}
+	q__grow(&m->v, &m->cap, m->n + 1, sizeof(*m->v));
+	m->v[m->n++] = (struct prefix_match){ name, id };
+}
+
+static int ambiguous_prefix(struct q_spool *sp, const char *ref,
+			    const struct prefix_matches *m, struct q_error *err)
+{
+	char list[AMBIGUOUS_SHOWN * (Q_NAME_MAX + 32)] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < m->n && i < AMBIGUOUS_SHOWN; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+					"%s'%s' (job %llu)", i ? ", " : "",
+					m->v[i].name,
+					(unsigned long long)m->v[i].id);
+	if (m->n > AMBIGUOUS_SHOWN)
+		snprintf(list + len, sizeof(list) - len, " and %zu more",
+			 m->n - AMBIGUOUS_SHOWN);
+	return q_error_set(err, Q_ERR_INPUT, 0,
+			   "job '%s' is ambiguous in spool '%s': no job is "
+			   "named so, and it starts the names %s; give more "
+			   "of the name, or the job id (qstatus lists the "
+			   "jobs)", ref, sp->path, list);
+}
+
 int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
 		  struct q_error *err)
 {
@@ -216,19 +285,34 @@ int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
 	int ret = q_job_list(sp, &ids, &n, err);
 	if (ret < 0)
 		return ret;
-	/* Newest first: the most recent job of that name wins. */
+	/* Newest first: the most recent job of a name wins (note 2). */
+	struct prefix_matches m = { 0 };
+	size_t reflen = strlen(ref);
 	for (size_t i = n; i-- > 0;) {
 		char *name = q__job_name(sp, ids[i]);
-		bool match = name && strcmp(name, ref) == 0;
-		free(name);
-		if (match) {
+		if (!name)
+			continue;
+		if (strcmp(name, ref) == 0) {
+			free(name);
 			*id_out = ids[i];
-			free(ids);
-			return 0;
+			goto out;
 		}
+		if (strncmp(name, ref, reflen) == 0)
+			prefix_matches_add(&m, name, ids[i]);
+		else
+			free(name);
 	}
+	if (m.n == 1)
+		*id_out = m.v[0].id;
+	else if (m.n > 1)
+		ret = ambiguous_prefix(sp, ref, &m, err);
+	else
+		ret = q_error_set(err, Q_ERR_INPUT, 0,
+				  "no job named '%s' in spool '%s', and no "
+				  "name starts so (qstatus lists the jobs)",
+				  ref, sp->path);
+out:
+	prefix_matches_release(&m);
 	free(ids);
-	return q_error_set(err, Q_ERR_INPUT, 0,
-			   "no job named '%s' in spool '%s' (qstatus lists "
-			   "the jobs)", ref, sp->path);
+	return ret;
 }

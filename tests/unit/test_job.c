@@ -1,6 +1,7 @@
 /*
  * test_job.c: libq/job.c: laying out items, chunks and shards, the lookups
- * built on the layout, barriers, validation, and {i} substitution.
+ * built on the layout, barriers, validation, and {i} substitution; and
+ * job references (q_job_resolve in libq/jobload.c: ids, names, prefixes).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "job_internal.h"
 
 /* A command group of `count` items ("true"); chunk_size 0 = default. */
@@ -520,4 +522,166 @@ Test(job, max_priority_is_the_highest_task_priority)
 	finalize_ok(job);
 	cr_assert_eq(job->max_priority, -3);
 	q_job_release(job);
+}
+
+/* ---- job references (q_job_resolve) ---- */
+
+/* Submit one single-task job per name, in order (ids 1, 2, ...). */
+static void submit_names(struct tspool *t, const char *const *names,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(tsubmit(t, tjob_simple(names[i], 1)), i + 1);
+}
+
+static uint64_t resolve_ok(struct tspool *t, const char *ref)
+{
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t id = 0;
+	cr_assert_eq(q_job_resolve(t->sp, ref, &id, &err), 0, "'%s': %s", ref,
+		     err.message);
+	cr_assert_not(q_error_is_set(&err));
+	return id;
+}
+
+/* Refused as bad input, with every string of `want` in the message. */
+static void resolve_refused(struct tspool *t, const char *ref,
+			    const char *const *want)
+{
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t id = 12345;
+	cr_assert_lt(q_job_resolve(t->sp, ref, &id, &err), 0,
+		     "'%s' resolved to job %llu", ref, (unsigned long long)id);
+	cr_assert_eq(id, 12345, "'%s': id_out written on failure", ref);
+	cr_assert_eq(err.kind, Q_ERR_INPUT, "'%s': %s", ref, err.message);
+	for (; *want; want++)
+		cr_assert(strstr(err.message, *want), "'%s': expected '%s' in: "
+			  "%s", ref, *want, err.message);
+}
+
+Test(resolve, exact_id_and_exact_name)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "sweep", "sweep2", "total" };
+	submit_names(&t, names, 3);
+	cr_assert_eq(resolve_ok(&t, "2"), 2);
+	/* An exact name wins although it also starts "sweep2". */
+	cr_assert_eq(resolve_ok(&t, "sweep"), 1);
+	cr_assert_eq(resolve_ok(&t, "sweep2"), 2);
+	tspool_fini(&t);
+}
+
+/* A unique prefix of a name resolves to the newest job of that name;
+ * several jobs of one name are one name, not an ambiguity. */
+Test(resolve, unique_name_prefix_is_the_newest_job_of_that_name)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "simulate", "total", "simulate",
+					     "2d-fft" };
+	submit_names(&t, names, 4);
+	cr_assert_eq(resolve_ok(&t, "sim"), 3);
+	cr_assert_eq(resolve_ok(&t, "s"), 3);
+	cr_assert_eq(resolve_ok(&t, "tot"), 2);
+	cr_assert_eq(resolve_ok(&t, "2d"), 4);
+	tspool_fini(&t);
+}
+
+Test(resolve, ambiguous_name_prefix_lists_the_names_and_how_to_choose)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "sweep-a", "sweep-b", "sweep-a",
+					     "other" };
+	submit_names(&t, names, 4);
+	resolve_refused(&t, "sw", (const char *const[]){
+		"job 'sw' is ambiguous", "'sweep-a' (job 3)",
+		"'sweep-b' (job 2)", "give more of the name, or the job id",
+		NULL });
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t id;
+	q_job_resolve(t.sp, "sw", &id, &err);
+	cr_assert_null(strstr(err.message, "(job 1)"),
+		       "an older job of a listed name is listed: %s",
+		       err.message);
+	cr_assert_null(strstr(err.message, " more;"), "%s", err.message);
+	tspool_fini(&t);
+}
+
+/* Beyond five names the list is cut, saying how many more there are. */
+Test(resolve, ambiguous_prefix_shows_five_names_and_counts_the_rest)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "run1", "run2", "run3", "run4",
+					     "run5", "run6", "run7" };
+	submit_names(&t, names, 7);
+	resolve_refused(&t, "run", (const char *const[]){
+		"'run7' (job 7)", "'run3' (job 3)", "and 2 more;", NULL });
+	struct q_error err = Q_ERROR_INIT;
+	uint64_t id;
+	q_job_resolve(t.sp, "run", &id, &err);
+	cr_assert_null(strstr(err.message, "'run2'"), "%s", err.message);
+	tspool_fini(&t);
+}
+
+/* Digits are an id only: never a prefix of a longer id, never a prefix
+ * of a name starting with digits. A missing id is an error even when a
+ * single id starts with it (a job removed by hand is not job 10). */
+Test(resolve, digits_are_exact_ids_never_prefixes)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = {
+		"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "12x" };
+	submit_names(&t, names, 12);
+	cr_assert_eq(resolve_ok(&t, "1"), 1);
+	cr_assert_eq(resolve_ok(&t, "11"), 11);
+	char path[512];
+	snprintf(path, sizeof(path), "rm -rf '%s/jobs/1' '%s/jobs/11' "
+		 "'%s/jobs/12'", t.path, t.path, t.path);
+	cr_assert_eq(system(path), 0);
+	/* Only job 10 starts with "1" now. */
+	resolve_refused(&t, "1", (const char *const[]){
+		"no job 1 in spool", "qstatus lists the jobs", NULL });
+	resolve_refused(&t, "12", (const char *const[]){ "no job 12", NULL });
+	resolve_refused(&t, "123", (const char *const[]){ "no job 123",
+							   NULL });
+	tspool_fini(&t);
+}
+
+Test(resolve, no_such_name_and_not_a_reference)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "sweep" };
+	submit_names(&t, names, 1);
+	resolve_refused(&t, "sweeps", (const char *const[]){
+		"no job named 'sweeps' in spool", "and no name starts so",
+		NULL });
+	resolve_refused(&t, "x", (const char *const[]){ "no job named 'x'",
+							 NULL });
+	resolve_refused(&t, "", (const char *const[]){
+		"neither a job id nor a job name", NULL });
+	resolve_refused(&t, "../x", (const char *const[]){
+		"neither a job id nor a job name", NULL });
+	resolve_refused(&t, "012", (const char *const[]){
+		"neither a job id nor a job name", NULL });
+	tspool_fini(&t);
+}
+
+/* A job whose job file cannot be read is no candidate, and hides no
+ * other: the prefix still resolves to the one readable name. */
+Test(resolve, a_damaged_job_is_skipped)
+{
+	struct tspool t;
+	tspool_init(&t);
+	static const char *const names[] = { "sweep", "swap" };
+	submit_names(&t, names, 2);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/jobs/2/job", t.path);
+	cr_assert_eq(truncate(path, 3), 0);
+	cr_assert_eq(resolve_ok(&t, "sw"), 1);
+	tspool_fini(&t);
 }

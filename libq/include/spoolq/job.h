@@ -179,8 +179,20 @@ Q_EXPORT int q_job_load(struct q_spool *spool, uint64_t id,
 			struct q_job **job_out, struct q_error *err);
 
 /*
- * Resolve a job reference: a job id ("12") or a job name (the most recent
- * job with that name). Q_ERR_INPUT when there is no such job.
+ * Resolve a job reference, as every command takes one (qstatus JOB,
+ * qcollect, qcancel, --after JOB, JOB:TASK in workflows):
+ *
+ *   digits       a job id, exactly ("12" is job 12 and never job 123: ids
+ *                are dense, so a shorter number is a job of its own, and
+ *                a missing id is an error, not another job);
+ *   a name       the most recent job with exactly that name, even if
+ *                longer names start with it;
+ *   a prefix     otherwise, of exactly one distinct job name: the most
+ *                recent job of that name ("swe" for "sweep"). Several
+ *                names starting with it is an error that lists them.
+ *
+ * Q_ERR_INPUT when there is no such job or the prefix is ambiguous;
+ * Q_ERR_SYSTEM when the spool cannot be read.
  */
 Q_EXPORT int q_job_resolve(struct q_spool *spool, const char *ref,
 			   uint64_t *id_out, struct q_error *err);
