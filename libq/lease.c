@@ -105,6 +105,20 @@ static bool expired(struct q_spool *sp, const struct q_worker_info *w,
 	return now - mtime_ns(&st) > Q_ORPHAN_LEASE_NS;
 }
 
+/* Log the lost attempt (spoolq/events.h); only a warning if that fails:
+ * the queue never depends on the event log. */
+static void log_lost(struct q_jobh *h, const char *reclaimer_id,
+		     const struct q_claim *claim, int64_t claimed_ns,
+		     const char *dead)
+{
+	struct q_claim lost = *claim;
+	struct q_error err = Q_ERROR_INIT;
+	lost.claimed_ns = claimed_ns;
+	if (q_events_log(h, reclaimer_id, &lost, Q_END_LOST, dead, NULL, 0,
+			 &err) < 0)
+		fprintf(stderr, "spoolq: warning: %s\n", err.message);
+}
+
 int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 		      const char *reclaimer_id, uint64_t *reclaimed_out,
 		      struct q_error *err)
@@ -161,9 +175,19 @@ int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 					 "%llu.a%u@%.*s",
 					 (unsigned long long)chunk, attempt, 200,
 					 reclaimer_id);
+				/* When the lost attempt was claimed: the
+				 * rename below keeps the entry's mtime. */
+				struct stat st;
+				int64_t lost_claimed =
+					fstatat(claimfd, names[i], &st,
+						AT_SYMLINK_NOFOLLOW) == 0
+						? mtime_ns(&st)
+						: 0;
 				/* Take it over: one reclaimer wins. */
 				if (q__renameat(claimfd, names[i], claimfd,
 						claim.name) == 0) {
+					log_lost(h, reclaimer_id, &claim,
+						 lost_claimed, dead);
 					claim.claimed_ns = q__now_ns();
 					unsigned max =
 						q_chunk_max_attempts(job, chunk);

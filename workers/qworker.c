@@ -14,7 +14,8 @@ static const char usage[] =
 	"usage: qworker [--spool DIR] [--cpus N] [--exit-when-idle[=SECONDS]]\n"
 	"               [--no-exit-when-idle]\n"
 	"               [--max-tasks N] [--grace SECONDS] [--plugin PATH]...\n"
-	"               [--no-fsync] [--mpi [--mpi-threshold SIZE]\n"
+	"               [--lease SECONDS] [--no-fsync] [--no-events]\n"
+	"               [--mpi [--mpi-threshold SIZE]\n"
 	"               [--mpi-mem SIZE]] [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT)\n"
@@ -44,6 +45,9 @@ static const char usage[] =
 	"                       safe against a worker crash, but a crash of the\n"
 	"                       machine may lose the last results (for\n"
 	"                       node-local or scratch spools; docs/spool-format.md)\n"
+	"  --no-events          do not log the attempts that leave no record\n"
+	"                       (retries, hand-backs, lost workers) for\n"
+	"                       qstatus --events and --report\n"
 	"  --mpi                be one rank of an MPI world (mpirun -n N\n"
 	"                       qworker --mpi): big results of pure kernel\n"
 	"                       tasks stay with their producer and move to\n"
@@ -75,6 +79,7 @@ int main(int argc, char **argv)
 		{ "plugin", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-fsync", no_argument, NULL, 'F' },
+		{ "no-events", no_argument, NULL, 'E' },
 		{ "mpi", no_argument, NULL, 'M' },
 		{ "mpi-threshold", required_argument, NULL, 'T' },
 		{ "mpi-mem", required_argument, NULL, 'B' },
@@ -89,6 +94,7 @@ int main(int argc, char **argv)
 	int c;
 	uint64_t v;
 	bool idle_chosen = false;
+	bool no_events = false;
 
 	while ((c = q_cli_next(&cli, argc, argv)) != -1) {
 		switch (c) {
@@ -139,6 +145,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			q_fsync_enable(false);
+			break;
+		case 'E':
+			no_events = true;
 			break;
 		case 'M':
 			opt.mpi = true;
@@ -199,6 +208,7 @@ int main(int argc, char **argv)
 		q_error_print(stderr, "qworker", &err);
 		return q_error_exit_status(&err);
 	}
+	q_spool_set_events(sp, !no_events);
 	int status = q_worker_main(sp, &opt);
 	q_spool_close(sp);
 	return status;

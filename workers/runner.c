@@ -538,6 +538,28 @@ static void drop_outputs(struct q_run *r, struct q_outcome *o, size_t n,
 	}
 }
 
+/*
+ * Log an attempt that leaves no record (spoolq/events.h): a retry, or a
+ * chunk handed back after some of its items ran. The queue never depends
+ * on the log: a failure is a warning, said once per worker.
+ */
+static void log_attempt(struct q_run *r, const struct q_claim *claim,
+			enum q_attempt_end end, const struct q_outcome *o,
+			size_t n)
+{
+	static bool warned;
+	struct q_error err = Q_ERROR_INIT;
+	if (r->each || n == 0)
+		return;
+	if (q_events_log(r->h, r->worker_id, claim, end, r->worker_id, o, n,
+			 &err) < 0 &&
+	    !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED)) {
+		fprintf(stderr, "qworker: warning: %s (the queue goes on; "
+			"qstatus --events and --report will miss attempts)\n",
+			err.message);
+	}
+}
+
 /* Give the current chunk back; an each_worker run holds no claim:
  * nothing to give back, the task stays runnable for this worker. */
 static int hand_back(struct q_run *r, struct q_error *err)
@@ -633,6 +655,7 @@ static bool retry_if_failed(struct q_run *r, struct q_outcome *o,
 		"failed (%s); again in %.0f s\n", (unsigned long long)job->id,
 		(unsigned long long)r->claim.chunk, r->claim.attempt, max, why,
 		delay);
+	log_attempt(r, &r->claim, Q_END_RETRY, o, count);
 	drop_outputs(r, o, count, r->claim.attempt);
 	if (q_claim_retry(r->h, &r->claim, delay, &r->err) < 0)
 		r->result = -EIO;
@@ -660,6 +683,7 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t item = first + i;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+			log_attempt(r, &r->claim, Q_END_HANDBACK, o, i);
 			drop_outputs(r, o, count, r->claim.attempt);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
@@ -687,6 +711,12 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 			if (ret < 0) {
 				/* The spool's tmp/ failed (design note 6):
 				 * not the task's fault; give it back. */
+				o[i].state = Q_STATE_CANCELLED;
+				o[i].end_ns = now_ns();
+				set_reason(&o[i], "handed back: cannot write "
+					   "to the spool");
+				log_attempt(r, &r->claim, Q_END_HANDBACK, o,
+					    i + 1);
 				drop_outputs(r, o, count, r->claim.attempt);
 				give_back(r);
 				r->result = ret;
@@ -698,6 +728,7 @@ static enum chunk_end run_chunk(struct q_run *r, struct q_outcome *o,
 		/* Stopped mid-item by the worker (design note 3). */
 		if (o[i].state == Q_STATE_CANCELLED &&
 		    strcmp(o[i].reason, "stopped by the worker") == 0) {
+			log_attempt(r, &r->claim, Q_END_HANDBACK, o, i + 1);
 			drop_outputs(r, o, count, r->claim.attempt);
 			if (hand_back(r, &r->err) < 0)
 				r->result = -EIO;
@@ -765,6 +796,7 @@ static void commit_ran(struct q_run *r, struct q_claim *claims,
 			spool_full(r, first, e, g->kind == Q_TASK_KERNEL
 						     ? "result" : "output");
 		}
+		log_attempt(r, &claims[i], Q_END_HANDBACK, outs[i], counts[i]);
 		give_back(r);   /* no record was published (commit.c) */
 	}
 	free(results);
@@ -778,6 +810,7 @@ static size_t give_back_ran(struct q_run *r, const struct q_claim *ran,
 {
 	for (size_t k = 0; k < nran; k++) {
 		struct q_error err = Q_ERROR_INIT;
+		log_attempt(r, &ran[k], Q_END_HANDBACK, outs[k], counts[k]);
 		drop_outputs(r, outs[k], counts[k], ran[k].attempt);
 		free(outs[k]);
 		if (q_claim_handback(r->h, &ran[k], &err) < 0)
