@@ -67,12 +67,14 @@ sys.exit(not all(u.find_spec(m) for m in sys.argv[1:]))' "$@" 2>/dev/null
 # new_spool NAME: a fresh spool path (not created: qsubmit creates it).
 new_spool() { mktemp -u "$BENCH_TMP/$1.XXXXXX"; }
 
-# run_workers SPOOL N CPUS: N workers with --cpus CPUS until the spool is
-# idle; fails when one fails.
+# run_workers SPOOL N CPUS: N workers with --cpus CPUS (and the options in
+# the array WORKER_OPTS, if any) until the spool is idle; fails when one
+# fails.
+WORKER_OPTS=()
 run_workers() {
 	local spool=$1 n=$2 cpus=$3 pids=() rc=0
 	for _ in $(seq "$n"); do
-		"$QWORKER" --spool "$spool" --exit-when-idle --cpus "$cpus" &
+		"$QWORKER" --spool "$spool" --exit-when-idle --cpus "$cpus" ${WORKER_OPTS[@]+"${WORKER_OPTS[@]}"} &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do

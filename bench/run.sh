@@ -25,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-all="noop_array workflow_100k cmd_true chain scale pi array_chunked startup mpi"
+all="noop_array workflow_100k cmd_true chain scale pi array_chunked startup mpi events"
 # Workloads that run more often than RUNS unless --runs or --quick says:
 # wl_mpi.sh times handoffs of tens of milliseconds on a noisy machine, and
 # an odd count gives true medians.
