@@ -172,6 +172,41 @@ bad attempt_zero "$(sub "$final" '"attempt": 1' '"attempt": 0')"$'\n' \
 	"at attempt: 0 is less than the minimum of 1"
 run_bad events-1.schema.json --lines
 
+# ---- crosscheck.py: the outputs must agree ----
+X=$TESTS_DIR/json/crosscheck.py
+status='{"schema": "spoolq.status/1", "spool": "/s", "jobs": [{"id": 1, "name": "a", "submitted": 1.000000, "tasks": 1, "counts": {"waiting": 0, "ready": 0, "running": 0, "done": 1, "failed": 0, "cancelled": 0, "cached": 0}, "state": "finished", "moved": {"mpi_bytes": 0, "file_bytes": 0}, "task_list": [{"task": "a", "item": 0, "index": 0, "state": "done", "attempts": 1, "host": "h", "worker": "h.1.a", "exit": 0, "claimed": 1.000000, "start": 1.000000, "end": 2.000000, "reason": null}]}], "workers": []}'
+final='{"job": 1, "item": 0, "task": "a", "index": 0, "attempt": 1, "outcome": "final", "state": "done", "exit": 0, "reused": false, "worker": "h.1.a", "host": "h", "slot": 0, "claimed": 1.000000, "start": 1.000000, "end": 2.000000, "reason": null}'
+# crosscheck WHAT STATUS COLLECT-LINE EVENT-LINE WANT [PATTERN]
+crosscheck() {
+	rm -rf "$T/x" && mkdir -p "$T/x/c" "$T/x/e"
+	printf '%s' "$2" > "$T/x/status.json"
+	printf '%s\n' "$3" > "$T/x/c/a.jsonl"
+	[ -z "$4" ] || printf '%s\n' "$4" > "$T/x/e/a.jsonl"
+	python3 "$X" "$T/x/status.json" "$T/x/c" "$T/x/e" > /dev/null 2> "$T/x/err"
+	expect_eq "crosscheck: $1" "$5" $?
+	[ -z "${6:-}" ] || check "crosscheck: $1: says '$6'" grep -qF -- "$6" "$T/x/err"
+}
+crosscheck "agreeing outputs" "$status" "$line" "$final" 0
+crosscheck "another exit status" "$status" "$(sub "$line" '"exit": 0' '"exit": 2')" "$final" 1 \
+	"job 1 item 0: exit 2, qstatus --tasks says 0"
+crosscheck "no --events output for a done task" "$status" "$line" "" 1 \
+	"job 1: a was claimed but no --events output has its attempts"
+crosscheck "no attempt for a done task" "$status" "$line" \
+	"$(sub "$final" '"item": 0' '"item": 1')" 1 "a (done) has no attempt"
+check "crosscheck: and names the stray item" \
+	grep -qF "attempts of items the job does not have: [1]" "$T/x/err"
+crosscheck "a reused attempt not counted as cached" "$status" "$line" \
+	"$(sub "$final" '"reused": false' '"reused": true')" 1 \
+	"1 reused attempts, qstatus counts 0 cached"
+crosscheck "counts that do not add up" "$(sub "$status" '"done": 1' '"done": 2')" \
+	"$line" "$final" 1 "do not add up to 1"
+crosscheck "a job state its counts contradict" \
+	"$(sub "$status" '"state": "finished"' '"state": "running"')" "$line" "$final" 1 \
+	"state running, counts say finished"
+crosscheck "times out of order" "$(sub "$status" '"start": 1.000000, "end": 2.000000' '"start": 3.000000, "end": 2.000000')" \
+	"$(sub "$line" '"start": 1.000000' '"start": 3.000000')" \
+	"$(sub "$final" '"start": 1.000000' '"start": 3.000000')" 1 "times out of order"
+
 # Usage, a bad schema, and a missing jsonschema module.
 python3 "$V" "$S/status-1.schema.json" 2>/dev/null
 expect_eq "no file: usage" 2 $?
