@@ -69,6 +69,7 @@ _spoolq_spool()
 		esac
 	done
 	# A spool given as ~/x: the shell has not expanded it yet.
+	# shellcheck disable=SC2088 # the literal '~/' is what is matched
 	[[ $spool == '~/'* ]] && spool=$HOME/${spool#'~/'}
 	printf '%s\n' "$spool"
 }
@@ -153,6 +154,7 @@ _spoolq_files()   # $1: the partial name; $2: a glob the files must match
 	local f
 	while IFS= read -r f; do
 		[[ -n $f ]] || continue
+		# shellcheck disable=SC2053 # $2 is a glob on purpose
 		if [[ -d $f ]]; then
 			COMPREPLY+=("$f")
 		elif [[ -z $2 || $f == $2 ]]; then
@@ -257,6 +259,7 @@ _spoolq()
 		return 0
 	fi
 	if [[ $cur == -* ]]; then
+		# shellcheck disable=SC2086 # one option per word
 		_spoolq_add "$(printf '%s\n' $opts)" "$cur"
 		return 0
 	fi
