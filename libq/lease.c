@@ -175,13 +175,17 @@ int q_reclaim_expired(struct q_jobh *h, struct q_jobcache *cache,
 					 "%llu.a%u@%.*s",
 					 (unsigned long long)chunk, attempt, 200,
 					 reclaimer_id);
-				/* When the lost attempt was claimed: the
-				 * rename below keeps the entry's mtime. */
+				/* When the lost attempt was claimed: its
+				 * claim's rename set the entry's ctime (the
+				 * mtime is when it became ready); read it
+				 * before our rename sets it again. */
 				struct stat st;
 				int64_t lost_claimed =
 					fstatat(claimfd, names[i], &st,
 						AT_SYMLINK_NOFOLLOW) == 0
-						? mtime_ns(&st)
+						? (int64_t)st.st_ctim.tv_sec *
+							  1000000000 +
+						  st.st_ctim.tv_nsec
 						: 0;
 				/* Take it over: one reclaimer wins. */
 				if (q__renameat(claimfd, names[i], claimfd,

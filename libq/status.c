@@ -67,9 +67,11 @@ static void see_claim(void *ctx, const char *name, int shard)
 	cv->worker = q__strdup(w);
 	struct stat st;
 	int fd = q__jobh_shard_fd(vc->h, Q_SHARD_CLAIM, (unsigned)shard);
+	/* The claim's rename sets the entry's ctime (by the file server's
+	 * clock); its mtime is still when the chunk became ready. */
 	if (fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		cv->claimed_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-				 st.st_mtim.tv_nsec;
+		cv->claimed_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
+				 st.st_ctim.tv_nsec;
 }
 
 static void see_ready(void *ctx, const char *name, int shard)
