@@ -92,12 +92,14 @@ static void stream_section(FILE *out, const struct report_parts *p)
 	report_fmt_count(n, sizeof(n), d->ndrawn);
 	if (d->aggregate)
 		fprintf(out, "<b>aggregated</b>: the %s attempts are too dense "
-			"for a bar each, so each row is cut into %d-pixel time "
+			"for a bar each, so each row is cut into %.0f-pixel time "
 			"bins, shaded by how busy the row was and coloured by "
 			"the group that ran most in it. A red tick marks bins "
 			"with a failure, a grey one bins with a retried, "
 			"handed-back or lost attempt. qstatus JOB --events "
-			"lists every attempt.", n, REPORT_BIN_PX);
+			"lists every attempt.", n,
+			(double)REPORT_PLOT_W /
+				(double)report_svg_nbins(d->nrows));
 	else
 		fprintf(out, "a bar per attempt (%s), coloured by group. Red "
 			"outline: failed; dashed red: failed and retried; "

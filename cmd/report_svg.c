@@ -6,13 +6,16 @@
  * 1. Both pictures share one time axis: x = REPORT_LEFT + (t - t0) /
  *    (t1 - t0) * REPORT_PLOT_W, t0 the job's first claim, t1 its last
  *    end (report_data.c, design note 3).
- * 2. Detail: a <rect> per attempt with a <title> (the browser's
- *    tooltip), coloured by its group through a class (g0..g11; the style
+ * 2. Detail: a <rect> per attempt, at least 1.5 px wide so that a
+ *    short task stays visible, with a <title> (the browser's tooltip),
+ *    coloured by its group through a class (g0..g11; the style
  *    sheet holds the colours, so a bar costs ~150 bytes). Failures are
  *    outlined red, retried and handed-back attempts dashed and pale, lost
  *    ones hatched, running ones outlined orange.
  * 3. Aggregate (report_data.aggregate): when bars would be narrower than
- *    a pixel, each row is cut into REPORT_BIN_PX-wide time bins holding
+ *    a pixel, each row is cut into time bins (REPORT_BIN_PX wide, wider
+ *    when rows are so many that rows x bins would pass
+ *    REPORT_CELLS_MAX) holding
  *    the busy fraction (as opacity, in 4 steps) and the dominant group
  *    (as colour); neighbouring bins alike are one <rect>, so a row
  *    that is always busy with one group is one element however many
@@ -106,6 +109,13 @@ void report_progress_counts(const int64_t *ts, size_t n, int64_t t0,
 			j++;
 		counts[x] = j;
 	}
+}
+
+size_t report_svg_nbins(size_t nrows)
+{
+	size_t most = REPORT_PLOT_W / REPORT_BIN_PX;
+	size_t fit = nrows ? REPORT_CELLS_MAX / nrows : most;
+	return fit > most ? most : fit < 50 ? 50 : fit;
 }
 
 void report_svg_group_class(char *out, size_t size, uint32_t group)
@@ -246,7 +256,7 @@ static void detail_bars(FILE *out, const struct report_data *d,
 		fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" "
 			"height=\"%.1f\" class=\"%s%s\"><title>",
 			x, TOP + (double)row * f->rh + gap / 2,
-			w < 0.5 ? 0.5 : w, nrows * f->rh - gap, cls,
+			w < 1.5 ? 1.5 : w, nrows * f->rh - gap, cls,
 			attempt_class(a));
 		q_job_item_label(d->job, a->item, label, sizeof(label));
 		report_html_text(out, label);
@@ -367,7 +377,7 @@ static void aggregate_bars(FILE *out, const struct report_data *d,
 		start[r + 1] += start[r];
 	size_t *fill = calloc(nrows, sizeof(*fill));
 	size_t *idx = calloc(start[nrows] ? start[nrows] : 1, sizeof(*idx));
-	size_t nbins = REPORT_PLOT_W / REPORT_BIN_PX;
+	size_t nbins = report_svg_nbins(d->nrows);
 	struct report_bin *bins = calloc(nbins, sizeof(*bins));
 	float *votes = calloc(nbins * REPORT_KEYS, sizeof(*votes));
 	struct report_span *spans = NULL;
@@ -494,9 +504,9 @@ void report_svg_progress(FILE *out, const struct report_data *d)
 	double ystep = round(report_nice_step(total, 4));
 	if (ystep < 1)
 		ystep = 1;
-	for (double v = 0; v <= total + ystep / 2; v += ystep) {
-		if (v > total - ystep / 2 && v != total)
-			v = total;
+	for (double v = 0; v <= total; v += ystep) {
+		if (v != total && v > total - ystep / 2)
+			v = total;   /* too close to the top: label the top */
 		double y = top + PROGRESS_H - v * scale;
 		char n[32];
 		report_fmt_count(n, sizeof(n), (uint64_t)v);

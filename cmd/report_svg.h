@@ -15,7 +15,8 @@
 /* Geometry shared by the two pictures, so their time axes line up. */
 #define REPORT_LEFT 210      /* room for the row labels */
 #define REPORT_PLOT_W 1000   /* the time axis, in px */
-#define REPORT_BIN_PX 2      /* an aggregated bin's width */
+#define REPORT_BIN_PX 2      /* an aggregated bin's width, at least */
+#define REPORT_CELLS_MAX 150000  /* rows x bins, at most (about) */
 #define REPORT_KEYS 64       /* groups told apart in a bin (the rest
 				share the last key) */
 #define REPORT_PALETTE 12    /* colours g0..g11 (report_html.c) */
@@ -29,6 +30,11 @@ void report_svg_progress(FILE *out, const struct report_data *d);
 void report_svg_group_class(char *out, size_t size, uint32_t group);
 
 /* ---- the pieces, exposed for the unit tests ---- */
+
+/* Bins per row when aggregating `nrows` rows: REPORT_PLOT_W /
+ * REPORT_BIN_PX, fewer when there are so many rows that rows x bins
+ * would pass REPORT_CELLS_MAX, but never under 50. */
+size_t report_svg_nbins(size_t nrows);
 
 /* A round step (1, 2 or 5 times a power of ten) that cuts `span` into
  * about `target` parts. */

@@ -17,6 +17,14 @@ Test(report_svg, nice_steps)
 	cr_assert_float_eq(report_nice_step(-5, 10), 1, 0);
 }
 
+Test(report_svg, bins_per_row_shrink_with_many_rows)
+{
+	cr_assert_eq(report_svg_nbins(0), REPORT_PLOT_W / REPORT_BIN_PX);
+	cr_assert_eq(report_svg_nbins(8), REPORT_PLOT_W / REPORT_BIN_PX);
+	cr_assert_eq(report_svg_nbins(1000), REPORT_CELLS_MAX / 1000);
+	cr_assert_eq(report_svg_nbins(1000000), 50);
+}
+
 static struct report_bin bins[10];
 static float votes[10 * REPORT_KEYS];
 
