@@ -33,11 +33,14 @@ static double rel(const struct report_data *d, int64_t ns)
 	return ns > 0 ? (double)(ns - d->origin_ns) / 1e9 : 0;
 }
 
-static void count_cell(FILE *out, const char *name, uint64_t n)
+/* One figure of the summary: the number big, its name under it; `warn`
+ * colours a non-zero figure that needs a look. */
+static void count_cell(FILE *out, const char *name, uint64_t n, bool warn)
 {
 	char s[32];
 	report_fmt_count(s, sizeof(s), n);
-	fprintf(out, "<tr><th>%s</th><td class=\"n\">%s</td></tr>\n", name, s);
+	fprintf(out, "<div%s><b>%s</b>%s</div>\n",
+		warn && n ? " class=\"bad\"" : "", s, name);
 }
 
 void report_tables_summary(FILE *out, const struct report_data *d,
@@ -60,25 +63,26 @@ void report_tables_summary(FILE *out, const struct report_data *d,
 	fprintf(out, "; first claim %s; report written %s. Times below are "
 		"seconds from the first claim.</p>\n", first, when);
 
-	fputs("<table id=\"summary\">\n", out);
-	count_cell(out, "tasks", k->total);
-	count_cell(out, "done", k->done);
+	fputs("<div id=\"summary\" class=\"stats\">\n", out);
+	count_cell(out, "tasks", k->total, false);
+	count_cell(out, "done", k->done, false);
 	if (k->cached)
-		count_cell(out, "of which reused", k->cached);
-	count_cell(out, "failed", k->failed);
-	count_cell(out, "cancelled", k->cancelled);
+		count_cell(out, "reused (of done)", k->cached, false);
+	count_cell(out, "failed", k->failed, true);
+	count_cell(out, "cancelled", k->cancelled, true);
 	if (k->running)
-		count_cell(out, "running", k->running);
+		count_cell(out, "running", k->running, false);
 	if (k->ready + k->waiting)
-		count_cell(out, "ready or waiting", k->ready + k->waiting);
-	count_cell(out, "attempts retried", d->nretry);
-	count_cell(out, "attempts handed back", d->nhandback);
-	count_cell(out, "attempts lost with their worker", d->nlost);
-	count_cell(out, "workers", d->nw);
+		count_cell(out, "ready or waiting", k->ready + k->waiting,
+			   false);
+	count_cell(out, "attempts retried", d->nretry, true);
+	count_cell(out, "handed back", d->nhandback, true);
+	count_cell(out, "lost with a worker", d->nlost, true);
+	count_cell(out, "workers", d->nw, false);
 	report_fmt_duration(wall, sizeof(wall),
 			    (double)(d->end_ns - d->origin_ns) / 1e9);
-	fprintf(out, "<tr><th>first claim to last end</th><td class=\"n\">"
-		"%s</td></tr>\n</table>\n", d->origin_ns ? wall : "-");
+	fprintf(out, "<div><b>%s</b>first claim to last end</div>\n</div>\n",
+		d->origin_ns ? wall : "-");
 
 	fputs("<p id=\"legend\">", out);
 	for (size_t g = 0; g < job->ngroups; g++) {
