@@ -2,6 +2,11 @@
  * progress.c: bars, rates, time left, and a terminal redrawn in place
  * (progress.h has the calling sequence).
  *
+ * Past 600 lines: three parts of one concept, each needing the others'
+ * helpers: the pieces (pure), the views that compose them into frames
+ * and lines (pure), the terminal (the only I/O). Split the terminal out
+ * first if it grows.
+ *
  * Design notes
  * 1. Only what a person watches gets escapes: a terminal whose TERM is
  *    set and is not "dumb". Anything else (a pipe, a file, a batch log,

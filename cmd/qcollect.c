@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <spoolq/spoolq.h>
 
 #include "cli.h"
 #include "json.h"
+#include "progress.h"
 
 static const char usage[] =
 	"usage: qcollect [--spool DIR] JOB [--follow] [--json] [--output DIR]\n"
@@ -23,7 +26,9 @@ static const char usage[] =
 	"for tasks that have not finished yet.\n"
 	"\n"
 	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
-	"  --follow      write each result as soon as its task finishes\n"
+	"  --follow      write each result as soon as its task finishes; on a\n"
+	"                terminal, a progress bar on stderr meanwhile (tasks\n"
+	"                finished, tasks/s, time left; NO_COLOR: no colour)\n"
 	"  --json        one JSON object per task per line (docs/json.md)\n"
 	"  --output DIR  one file per task: DIR/NAME.out or DIR/NAME.INDEX.out\n"
 	"                (and .err when the task wrote to stderr)\n"
@@ -46,7 +51,70 @@ struct collect {
 	const char *outdir;
 	int status;
 	struct q_error err;
+	/* --follow on a terminal: a bar on stderr (progress.c) of the
+	 * tasks whose records were read. */
+	struct q_term term;
+	struct q_progress_job bar_job;
+	struct q_progress_view bar;
+	bool out_tty;          /* stdout is a terminal too */
+	bool bar_erased;       /* for output: to be drawn again at once */
+	double bar_next;       /* when to redraw */
 };
+
+#define BAR_EVERY_S 0.5   /* also the delay before the first bar */
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Count a chunk's tasks for the bar; erase the bar first if what
+ * follows goes to the terminal (results on a terminal, the line on
+ * stderr about a task that failed), so it is not written over. */
+static int bar_before(struct collect *c, const struct q_record *rec)
+{
+	bool to_terminal = c->out_tty;
+	struct q_counts *k = &c->bar_job.sum;
+	for (size_t i = 0; i < rec->count; i++) {
+		switch (rec->items[i].state) {
+		case Q_STATE_DONE: k->done++; break;
+		case Q_STATE_CANCELLED: k->cancelled++; break;
+		default: k->failed++; break;
+		}
+		to_terminal = to_terminal ||
+			      (!c->json && rec->items[i].state != Q_STATE_DONE);
+	}
+	if (!c->term.shown || !to_terminal)
+		return 0;
+	int ret = q_term_erase(&c->term);
+	c->bar_erased = true;
+	return ret < 0 ? q_error_set(&c->err, Q_ERR_SYSTEM, -ret, "cannot "
+				     "write the progress") : 0;
+}
+
+/* Redraw the bar, at most every BAR_EVERY_S, but at once where it was
+ * erased for output. */
+static int bar_draw(struct collect *c)
+{
+	double now = mono_seconds();
+	if (!c->term.live || (!c->bar_erased && now < c->bar_next))
+		return 0;
+	if (fflush(stdout) != 0)
+		return q_error_set(&c->err, Q_ERR_SYSTEM, errno, "cannot "
+				   "write to standard output");
+	c->bar_next = now + BAR_EVERY_S;
+	c->bar_erased = false;
+	c->bar.all = c->bar_job.sum;
+	q_rate_add(&c->bar.rate, now, q_progress_finished(&c->bar.all));
+	char line[Q_LINE_MAX];
+	q_progress_summary(&c->bar, c->term.cols, c->term.color, line);
+	q_term_changed(&c->term);
+	int ret = q_term_draw(&c->term, line, strlen(line));
+	return ret < 0 ? q_error_set(&c->err, Q_ERR_SYSTEM, -ret, "cannot "
+				     "write the progress") : 0;
+}
 
 static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 {
@@ -129,6 +197,10 @@ static int emit_chunk(struct collect *c, uint64_t chunk)
 	int ret = q_record_read(c->h, chunk, &rec, &c->err);
 	if (ret < 0)
 		return ret;
+	if (c->follow && (ret = bar_before(c, &rec)) < 0) {
+		q_record_release(&rec);
+		return ret;
+	}
 	if (q_chunk_each_worker(q_jobh_job(c->h), chunk) &&
 	    rec.items[0].state != Q_STATE_CANCELLED) {
 		/* One result per worker that ran it, by worker id. */
@@ -192,6 +264,12 @@ static int collect_follow(struct collect *c)
 	int delay = 2, ret = 0;
 	if (!seen)
 		abort();
+	q_term_init(&c->term, STDERR_FILENO);
+	c->out_tty = isatty(STDOUT_FILENO);
+	c->bar_job = (struct q_progress_job){ .id = job->id, .job = job };
+	c->bar_job.sum.total = job->nitems;
+	c->bar = (struct q_progress_view){ .jobs = &c->bar_job, .n = 1 };
+	c->bar_next = mono_seconds() + BAR_EVERY_S;   /* none if quick */
 	while (left > 0) {
 		bool finished = q_jobh_finished(c->h);
 		bool progress = false;
@@ -220,12 +298,18 @@ static int collect_follow(struct collect *c)
 			break;
 		}
 		fflush(stdout);
+		if ((ret = bar_draw(c)) < 0)
+			break;
 		if (progress)
 			delay = 2;
 		else
 			backoff(&delay);
 	}
 	free(seen);
+	int r = q_term_end(&c->term, false);
+	if (r < 0 && ret == 0)
+		ret = q_error_set(&c->err, Q_ERR_SYSTEM, -r, "cannot write the "
+				  "progress");
 	return ret;
 }
 
