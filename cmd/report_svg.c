@@ -16,7 +16,7 @@
  *    a pixel, each row is cut into time bins (REPORT_BIN_PX wide, wider
  *    when rows are so many that rows x bins would pass
  *    REPORT_CELLS_MAX) holding
- *    the busy fraction (as opacity, in 4 steps) and the dominant group
+ *    the busy fraction (as opacity, in 5 steps) and the dominant group
  *    (as colour); neighbouring bins alike are one <rect>, so a row
  *    that is always busy with one group is one element however many
  *    tasks it ran. Bins holding a failure get a red tick on top, bins
@@ -288,10 +288,13 @@ static uint8_t marks_of(const struct report_attempt *a)
 	return a->end == Q_END_RUNNING ? 0 : REPORT_MARK_OTHER;
 }
 
+/* Shades of busy: 0 idle (nothing drawn), 1..4 pale to dark (o1..o4),
+ * 5 full. Any work at all is level 1, so a job of tasks much shorter
+ * than a bin (a no-op array) still shows where it ran. */
 static int level_of(float busy)
 {
-	return busy < 0.05f ? 0 : busy < 0.4f ? 1 : busy < 0.7f ? 2
-		: busy < 0.95f ? 3 : 4;
+	return busy <= 0 ? 0 : busy < 0.15f ? 1 : busy < 0.45f ? 2
+		: busy < 0.75f ? 3 : busy < 0.95f ? 4 : 5;
 }
 
 /* One row's bins as runs of like bins, then its marks (note 3). */
@@ -321,12 +324,17 @@ static void emit_bins(FILE *out, const struct report_data *d,
 				"class=\"%s%s\"><title>", REPORT_LEFT + b * bw,
 				y, (double)(e - b) * bw, h, cls,
 				lv == 1 ? " o1" : lv == 2 ? " o2"
-				: lv == 3 ? " o3" : "");
+				: lv == 3 ? " o3" : lv == 4 ? " o4" : "");
 			report_html_text(out, who);
 			if (!d->per_worker_rows)
 				fprintf(out, " slot %u", slot);
-			fprintf(out, ", %s to %s: busy %.0f%%, mostly ", from,
-				to, 100.0 * busy / (double)(e - b));
+			double pct = 100.0 * busy / (double)(e - b);
+			if (pct < 0.5)
+				fprintf(out, ", %s to %s: busy &lt;1%%, mostly ",
+					from, to);
+			else
+				fprintf(out, ", %s to %s: busy %.0f%%, mostly ",
+					from, to, pct);
 			report_html_text(out, group_name(d, bins[b].key));
 			fputs("</title></rect>\n", out);
 		}

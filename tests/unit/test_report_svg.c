@@ -177,10 +177,34 @@ Test(report_svg, aggregated_size_is_bounded_by_rows_not_tasks)
 	cr_assert_eq(occurrences(text, "class=\"g0\"><title>"), 4, "%s", text);
 	cr_assert_eq(occurrences(text, "class=\"g1\"><title>"), 4, "%s", text);
 	cr_assert_eq(occurrences(text, " o1\"") + occurrences(text, " o2\"") +
-			     occurrences(text, " o3\""), 0, "%s", text);
+			     occurrences(text, " o3\"") +
+			     occurrences(text, " o4\""), 0, "%s", text);
 	cr_assert_eq(occurrences(text, "class=\"mk\""), 1, "the failure");
 	cr_assert(strstr(text, "busy 100%, mostly x"));
 	cr_assert(strstr(text, "busy 100%, mostly y"));
+	free(text);
+	report_data_release(&d);
+	q_job_release(job);
+}
+
+Test(report_svg, tasks_far_shorter_than_a_bin_still_show)
+{
+	/* 30,000 no-op tasks of 1 us over 30 s: busy ~0.1% of each bin. */
+	struct q_job *job = q_job_new("noop");
+	rgroup(job, "n", 30000, 1);
+	rfinalize(job);
+	struct report_data d;
+	report_data_init(&d, job);
+	for (uint64_t i = 0; i < 30000; i++) {
+		double s = (double)i * 0.001;
+		radd(&d, rattempt(i, "w", 0, s, s + 1e-6));
+	}
+	report_data_finish(&d, T0 + 30 * SEC);
+	cr_assert(d.aggregate);
+	char *text = render(&d, true);
+	cr_assert_eq(occurrences(text, "class=\"g0 o1\"><title>"), 1,
+		     "one pale run across the row: %s", text);
+	cr_assert(strstr(text, "busy &lt;1%, mostly n"));
 	free(text);
 	report_data_release(&d);
 	q_job_release(job);
