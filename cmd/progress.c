@@ -674,7 +674,7 @@ static void restore_cursor(void)
 	}
 }
 
-static void catch(int sig, void (*fn)(int))
+static void set_handler(int sig, void (*fn)(int))
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -693,7 +693,7 @@ static void on_fatal(int sig)
 {
 	int saved = errno;
 	restore_cursor();
-	catch(sig, SIG_DFL);
+	set_handler(sig, SIG_DFL);
 	raise(sig);
 	errno = saved;
 }
@@ -703,7 +703,7 @@ static void on_tstp(int sig)
 {
 	int saved = errno;
 	restore_cursor();
-	catch(sig, SIG_DFL);
+	set_handler(sig, SIG_DFL);
 	raise(sig);
 	errno = saved;
 }
@@ -714,7 +714,7 @@ static void on_cont(int sig)
 {
 	(void)sig;
 	int saved = errno;
-	catch(SIGTSTP, on_tstp);
+	set_handler(SIGTSTP, on_tstp);
 	was_stopped = 1;
 	window_changed = 1;
 	errno = saved;
@@ -785,11 +785,11 @@ static void install(struct q_term *t)
 		return;
 	installed = true;
 	atexit(restore_cursor);
-	catch(SIGINT, on_fatal);
-	catch(SIGTERM, on_fatal);
-	catch(SIGTSTP, on_tstp);
-	catch(SIGCONT, on_cont);
-	catch(SIGWINCH, on_winch);
+	set_handler(SIGINT, on_fatal);
+	set_handler(SIGTERM, on_fatal);
+	set_handler(SIGTSTP, on_tstp);
+	set_handler(SIGCONT, on_cont);
+	set_handler(SIGWINCH, on_winch);
 }
 
 int q_term_draw(struct q_term *t, const char *text, size_t len)
