@@ -337,7 +337,11 @@ void report_data_finish(struct report_data *d, int64_t now_ns)
 	d->end_ns = 0;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct report_attempt *a = &d->a[i];
-		int64_t first = a->claimed_ns ? a->claimed_ns : a->start_ns;
+		/* The earlier of claim and start: a clock stepped back
+		 * between the two must not put a bar before time 0. */
+		int64_t first = a->claimed_ns;
+		if (a->start_ns > 0 && (first <= 0 || a->start_ns < first))
+			first = a->start_ns;
 		if (first > 0 && (d->origin_ns == 0 || first < d->origin_ns))
 			d->origin_ns = first;
 		if (a->end_ns > d->end_ns)
