@@ -205,6 +205,8 @@ static int write_atomically(const char *path, struct q_jobh *h,
 	}
 	goto free_names;
 fail:
+	if (ret == 0)
+		ret = -EIO;   /* a failure that left errno unset */
 	if (out)
 		fclose(out);
 	else if (fd >= 0)
