@@ -20,7 +20,7 @@ _spoolq_opts_qworker='--spool --cpus --exit-when-idle --no-exit-when-idle
   --max-tasks --grace --lease --plugin --verbose --no-fsync --no-events
   --mpi --mpi-threshold --mpi-mem --help --version'
 _spoolq_opts_qstatus='--spool --tasks --json --wait --repair --dot --events
-  --report --help --version'
+  --report --watch --help --version'
 _spoolq_opts_qcollect='--spool --follow --json --output --no-wait --stderr
   --help --version'
 _spoolq_opts_qcancel='--spool --help --version'

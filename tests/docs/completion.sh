@@ -86,7 +86,7 @@ run_checks() {
 	expect "qcancel: tasks with --spool" "gamma" \
 		qcancel --spool "$T/other" gamma ""
 	expect "no such spool: nothing" "" qstatus --spool "$T/nowhere" ""
-	expect "options" "--wait" qstatus --wa
+	expect "options" "--wait --watch" qstatus --wa
 	expect "options of qworker" "--mpi --mpi-mem --mpi-threshold" \
 		qworker --mp
 	expect "no operands for qworker" "" qworker ""
