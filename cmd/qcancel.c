@@ -17,6 +17,9 @@ static const char usage[] =
 	"\n"
 	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
 	"\n"
+	"JOB is a job id, a job name (its latest job), or the start of\n"
+	"exactly one job name.\n"
+	"\n"
 	"examples:\n"
 	"  qcancel 12\n"
 	"  qcancel sweep 'run[10-19]'\n";

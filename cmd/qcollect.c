@@ -38,6 +38,9 @@ static const char usage[] =
 	"Exit status: 0 when every task succeeded, 1 when some failed or were\n"
 	"cancelled (their results are skipped, a line on stderr says why).\n"
 	"\n"
+	"JOB is a job id, a job name (its latest job), or the start of\n"
+	"exactly one job name.\n"
+	"\n"
 	"examples:\n"
 	"  qcollect 12 > results.txt\n"
 	"  qcollect sweep --follow --json | jq .result\n";

@@ -60,7 +60,8 @@ static const char usage[] =
 	"  --repair      finish what crashed processes left half-done (safe at\n"
 	"                any time; idle workers do it too), then show status\n"
 	"\n"
-	"JOB is a job id or a job name (the latest job of that name).\n"
+	"JOB is a job id, a job name (its latest job), or the start of\n"
+	"exactly one job name.\n"
 	"Progress is drawn only on a terminal whose TERM is not 'dumb', in\n"
 	"colour unless NO_COLOR is set; piped output gets no escape codes.\n"
 	"\n"
@@ -70,7 +71,7 @@ static const char usage[] =
 	"  qstatus --watch sweep   # live progress until sweep finishes\n"
 	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
 	"  qstatus 12 --report job12.html\n"
-	"  qstatus 12 --events | jq -r '[.host, .started, .ended] | @tsv'\n"
+	"  qstatus 12 --events | jq -r '[.host, .start, .end] | @tsv'\n"
 	"  qstatus --wait $job && echo all good\n"
 	"  qstatus --wait=0 $job >/dev/null; [ $? = 4 ] && echo still running\n";
 
@@ -143,7 +144,11 @@ static int print_task(void *ctx, const struct q_task_info *t)
 		q_json_time(out, t->end_ns);
 		fprintf(out, ", \"reason\": ");
 		q_json_cstr(out, t->reason[0] ? t->reason : NULL);
-		fputc('}', out);
+		if (q_state_final(t->state) && t->worker[0])
+			fprintf(out, ", \"slot\": %u", t->slot);
+		else
+			fprintf(out, ", \"slot\": null");
+		fprintf(out, ", \"reused\": %s}", t->reused ? "true" : "false");
 		return 0;
 	}
 	char start[32], exitbuf[16], elapsed[32];
@@ -860,9 +865,10 @@ int main(int argc, char **argv)
 		return q_cli_usage_error(&cli, "%s shows one job: give exactly "
 					 "one JOB (qstatus JOB %s)", single,
 					 single);
-	if (single && (o.json || o.tasks))
+	/* --events is JSON already: --json may say so. */
+	if (single && (o.tasks || (o.json && !o.events)))
 		return q_cli_usage_error(&cli, "%s does not go with %s", single,
-					 o.json ? "--json" : "--tasks");
+					 o.tasks ? "--tasks" : "--json");
 	/* --watch draws; it does not go with another output. */
 	if (o.watch && (single || o.json || o.tasks))
 		return q_cli_usage_error(&cli, "--watch draws progress; it does "

@@ -43,6 +43,11 @@ int q__job_parse_spec(struct q_job *job, char *text, size_t len,
 /* The name in a job's job file, or NULL (malloc'ed). */
 char *q__job_name(struct q_spool *sp, uint64_t id);
 
+/* q_job_resolve without name prefixes: a job id or an exact job name
+ * (dependencies, jobload.c note 4). */
+int q__job_resolve_exact(struct q_spool *sp, const char *ref,
+			 uint64_t *id_out, struct q_error *err);
+
 /* Remove a directory tree libq built (bounded depth), best effort. */
 void q__remove_tree(int dirfd, const char *name);
 

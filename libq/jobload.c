@@ -204,6 +204,10 @@ char *q__job_name(struct q_spool *sp, uint64_t id)
  * 3. Otherwise the distinct names that start with it: exactly one, and
  *    the newest job of that name is meant; several, and the error lists
  *    them (a few, with their newest job) and how to choose.
+ * 4. Dependencies take no prefixes (q__job_resolve_exact): a reference
+ *    written into a script is a contract. `--after prep`, submitted
+ *    before any job `prep` exists, must be an error, not a wait for the
+ *    only job named `prep2`.
  */
 
 /* Names that start with a reference, each with its newest job. */
@@ -260,8 +264,8 @@ static int ambiguous_prefix(struct q_spool *sp, const char *ref,
 			   "jobs)", ref, sp->path, list);
 }
 
-int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
-		  struct q_error *err)
+static int resolve(struct q_spool *sp, const char *ref, bool prefixes,
+		   uint64_t *id_out, struct q_error *err)
 {
 	uint64_t id;
 
@@ -297,7 +301,7 @@ int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
 			*id_out = ids[i];
 			goto out;
 		}
-		if (strncmp(name, ref, reflen) == 0)
+		if (prefixes && strncmp(name, ref, reflen) == 0)
 			prefix_matches_add(&m, name, ids[i]);
 		else
 			free(name);
@@ -306,6 +310,11 @@ int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
 		*id_out = m.v[0].id;
 	else if (m.n > 1)
 		ret = ambiguous_prefix(sp, ref, &m, err);
+	else if (!prefixes)
+		ret = q_error_set(err, Q_ERR_INPUT, 0,
+				  "no job named '%s' in spool '%s' (a "
+				  "dependency names its job exactly; qstatus "
+				  "lists the jobs)", ref, sp->path);
 	else
 		ret = q_error_set(err, Q_ERR_INPUT, 0,
 				  "no job named '%s' in spool '%s', and no "
@@ -315,4 +324,16 @@ out:
 	prefix_matches_release(&m);
 	free(ids);
 	return ret;
+}
+
+int q_job_resolve(struct q_spool *sp, const char *ref, uint64_t *id_out,
+		  struct q_error *err)
+{
+	return resolve(sp, ref, true, id_out, err);
+}
+
+int q__job_resolve_exact(struct q_spool *sp, const char *ref,
+			 uint64_t *id_out, struct q_error *err)
+{
+	return resolve(sp, ref, false, id_out, err);
 }

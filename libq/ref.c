@@ -70,7 +70,8 @@ int q_after_resolve(struct q_spool *sp, const char *ref, struct q_after *out,
 	}
 	uint64_t id;
 	struct q_error jerr = Q_ERROR_INIT;
-	if (q_job_resolve(sp, jobref, &id, &jerr) < 0)
+	/* Exact: no name prefixes in dependencies (jobload.c note 4). */
+	if (q__job_resolve_exact(sp, jobref, &id, &jerr) < 0)
 		return q_error_set(err, jerr.kind, jerr.errnum,
 				   "dependency '%s': %s", ref, jerr.message);
 	struct q_job *job;

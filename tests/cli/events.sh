@@ -110,8 +110,10 @@ expect_eq "a foreign file: skipped" 7 "$(wc -l < "$T/ev7.json")"
 "$QSTATUS" --events > /dev/null 2> "$T/u1.err"
 expect_eq "no JOB: usage error" 2 $?
 check "no JOB: says how" grep -q "give exactly one JOB (qstatus JOB --events)" "$T/u1.err"
-"$QSTATUS" "$job" --events --json > /dev/null 2> "$T/u2.err"
-expect_eq "--events --json: usage error" 2 $?
+"$QSTATUS" "$job" --events --json > "$T/u2.json"
+expect_eq "--events --json: the same lines (it is JSON already)" "$(cat "$T/ev.json")" "$(cat "$T/u2.json")"
+"$QSTATUS" "$job" --events --tasks > /dev/null 2> "$T/u2.err"
+expect_eq "--events --tasks: usage error" 2 $?
 "$QSTATUS" "$job" --events --dot > /dev/null 2> "$T/u3.err"
 expect_eq "--events --dot: usage error" 2 $?
 check "--events --dot: says why" grep -q "go one at a time" "$T/u3.err"

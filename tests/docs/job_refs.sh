@@ -51,8 +51,13 @@ expect_fail "a missing id is no prefix" 2 \
 expect_eq "job 10 is still there" "10" "$(shown_jobs 10)"
 
 # The other commands take references the same way.
-dep=$("$QSUBMIT" --after oth -- true)
-expect_eq "qsubmit --after a unique start" 14 "$dep"
+# Dependencies name their job exactly: a start of a name is refused, so a
+# script's --after never binds to another job that starts so.
+expect_fail "qsubmit --after: a start of a name is no dependency" 2 \
+	"^qsubmit: dependency 'oth': no job named 'oth' in spool '[^']*' \(a dependency names its job exactly" \
+	"$QSUBMIT" --after oth -- true
+dep=$("$QSUBMIT" --after other-thing -- true)
+expect_eq "qsubmit --after the whole name" 14 "$dep"
 check "job 14 waits for job 13" \
 	grep -q '^after 13 ' "$QSPOOL/jobs/14/spec"
 "$QCANCEL" oth >"$T/out" 2>"$T/err"
@@ -64,7 +69,7 @@ expect_fail "qcancel: an ambiguous start" 2 \
 	"^qcancel: job 'task' is ambiguous" "$QCANCEL" task
 expect_fail "qcollect: an ambiguous start" 2 \
 	"^qcollect: job 'task' is ambiguous" "$QCOLLECT" task
-expect_fail "qsubmit --after: an ambiguous start" 2 \
-	"^qsubmit: dependency 'task': job 'task' is ambiguous" \
+expect_fail "qsubmit --after: an ambiguous start is no dependency either" 2 \
+	"^qsubmit: dependency 'task': no job named 'task'" \
 	"$QSUBMIT" --after task -- true
 finish

@@ -72,7 +72,7 @@ expect_valid() {
 
 # ---- spoolq.status/1 ----
 good='{"schema": "spoolq.status/1", "spool": "/s", "jobs": [{"id": 1, "name": "a", "submitted": 1700000000.000001, "tasks": 1, "counts": {"waiting": 0, "ready": 1, "running": 0, "done": 0, "failed": 0, "cancelled": 0, "cached": 0}, "state": "ready", "moved": {"mpi_bytes": 0, "file_bytes": 0}}], "workers": []}'
-task='{"task": "a", "item": 0, "index": 0, "state": "ready", "attempts": 0, "host": null, "worker": null, "exit": null, "claimed": null, "start": null, "end": null, "reason": null}'
+task='{"task": "a", "item": 0, "index": 0, "state": "ready", "attempts": 0, "host": null, "worker": null, "exit": null, "claimed": null, "start": null, "end": null, "reason": null, "slot": null, "reused": false}'
 with_task() { sub "$good" '"file_bytes": 0}' "\"file_bytes\": 0}, \"task_list\": [$1]"; }
 worker='{"id": "h.1.a", "host": "h", "pid": 1, "cpus": 2, "lease": 60, "started": 1.000000, "heartbeat": 2.000000, "slurm_job": "7", "slurm": {"job": "7", "step": null, "task": "0", "node": null}, "alive": true}'
 with_worker() { sub "$good" '"workers": []' "\"workers\": [$1]"; }
@@ -174,7 +174,7 @@ run_bad events-1.schema.json --lines
 
 # ---- crosscheck.py: the outputs must agree ----
 X=$TESTS_DIR/json/crosscheck.py
-status='{"schema": "spoolq.status/1", "spool": "/s", "jobs": [{"id": 1, "name": "a", "submitted": 1.000000, "tasks": 1, "counts": {"waiting": 0, "ready": 0, "running": 0, "done": 1, "failed": 0, "cancelled": 0, "cached": 0}, "state": "finished", "moved": {"mpi_bytes": 0, "file_bytes": 0}, "task_list": [{"task": "a", "item": 0, "index": 0, "state": "done", "attempts": 1, "host": "h", "worker": "h.1.a", "exit": 0, "claimed": 1.000000, "start": 1.000000, "end": 2.000000, "reason": null}]}], "workers": []}'
+status='{"schema": "spoolq.status/1", "spool": "/s", "jobs": [{"id": 1, "name": "a", "submitted": 1.000000, "tasks": 1, "counts": {"waiting": 0, "ready": 0, "running": 0, "done": 1, "failed": 0, "cancelled": 0, "cached": 0}, "state": "finished", "moved": {"mpi_bytes": 0, "file_bytes": 0}, "task_list": [{"task": "a", "item": 0, "index": 0, "state": "done", "attempts": 1, "host": "h", "worker": "h.1.a", "exit": 0, "claimed": 1.000000, "start": 1.000000, "end": 2.000000, "reason": null, "slot": 0, "reused": false}]}], "workers": []}'
 final='{"job": 1, "item": 0, "task": "a", "index": 0, "attempt": 1, "outcome": "final", "state": "done", "exit": 0, "reused": false, "worker": "h.1.a", "host": "h", "slot": 0, "claimed": 1.000000, "start": 1.000000, "end": 2.000000, "reason": null}'
 # crosscheck WHAT STATUS COLLECT-LINE EVENT-LINE WANT [PATTERN]
 crosscheck() {

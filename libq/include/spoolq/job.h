@@ -200,7 +200,10 @@ Q_EXPORT int q_job_resolve(struct q_spool *spool, const char *ref,
 /*
  * Resolve a dependency as users write it ("12", "sweep", "12:run",
  * "12:run[3]", "12:run[0-9]", "12[3]") into an item range of an existing
- * job. Q_ERR_INPUT when the job, task or index does not exist. out->label
+ * job. The job is an id or an exact name: unlike q_job_resolve, never a
+ * name prefix (a dependency in a script must not bind to another job
+ * that happens to start so). Q_ERR_INPUT when the job, task or index
+ * does not exist. out->label
  * is malloc'ed.
  */
 Q_EXPORT int q_after_resolve(struct q_spool *spool, const char *ref,
