@@ -24,3 +24,8 @@ echo "\$ qrun examples/pi.yaml --workers 2"
 "$bin/workers/qrun" examples/pi.yaml --workers 2
 echo "\$ qstatus"
 "$bin/cmd/qstatus"
+# The picture of what ran where: kept next to the build, as the spool goes.
+report=$PWD/build-release/pi-report.html
+echo "\$ qstatus pi --report $report"
+"$bin/cmd/qstatus" pi --report "$report"
+echo "open $report in a browser: the task stream per worker, progress, the slowest tasks"
