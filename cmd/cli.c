@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <spoolq/spoolq.h>
 
@@ -188,4 +189,16 @@ int q_cli_write_output(struct q_jobh *h, const struct q_record *rec,
 		ret = write_stream(h, rec, i, true, path, err);
 	}
 	return ret;
+}
+
+void q_cli_local_time(int64_t ns, char *out, size_t size)
+{
+	if (ns == 0) {
+		snprintf(out, size, "-");
+		return;
+	}
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
 }

@@ -66,6 +66,9 @@ struct q_error;
 int q_cli_write_output(struct q_jobh *h, const struct q_record *rec,
 		       size_t i, const char *dir, struct q_error *err);
 
+/* Unix ns as local "YYYY-MM-DD HH:MM:SS", or "-" for 0. */
+void q_cli_local_time(int64_t ns, char *out, size_t size);
+
 /* The closest of `candidates` (NULL-terminated) to `word`, or NULL. */
 const char *q_cli_suggest(const char *word, const char *const *candidates);
 
