@@ -36,11 +36,12 @@ static double mono_seconds(void)
  *    more often than every ten looks' cost, so watching cannot load the
  *    file server. The first look is no measure: it reads the record of
  *    every finished chunk once (later looks know them finished).
- * 3. Idle workers need the claimants of every running chunk, which costs
- *    a read of every task (look_claimants): that look has its own pace
- *    (ten times its cost), comes after the first frame, and stops (idle
- *    not shown) once it, or the first look, takes over FOLLOW_IDLE_MAX_S:
- *    on a job of a million tasks it would freeze the display.
+ * 3. Idle workers need the claimants of every running chunk: a listing
+ *    of the claim/ shards of every job in motion (look_claimants, no
+ *    record read). That look has its own pace (ten times its cost),
+ *    comes after the first frame, and stops (idle not shown) if it ever
+ *    takes over FOLLOW_IDLE_MAX_S (a spool of very many jobs in motion
+ *    on a slow file server), so it never freezes the display.
  */
 enum follow_mode {
 	FOLLOW_QUIET,   /* --wait, stderr not a terminal: only wait */
@@ -76,13 +77,11 @@ struct claimants {
 	size_t n, cap;
 };
 
-static int see_claimant(void *ctx, const struct q_task_info *t)
+static int see_claimant(void *ctx, const struct q_claim_info *c)
 {
 	struct claimants *cl = ctx;
-	if (t->state != Q_STATE_RUNNING || !t->worker[0])
-		return 0;
-	for (size_t i = cl->n; i-- > 0; )   /* a chunk's items: the last */
-		if (strcmp(cl->id[i], t->worker) == 0)
+	for (size_t i = cl->n; i-- > 0; )   /* a bundle's chunks: the last */
+		if (strcmp(cl->id[i], c->worker) == 0)
 			return 0;
 	if (cl->n == cl->cap) {
 		cl->cap = cl->cap ? 2 * cl->cap : 16;
@@ -90,7 +89,7 @@ static int see_claimant(void *ctx, const struct q_task_info *t)
 		if (!cl->id)
 			abort();
 	}
-	snprintf(cl->id[cl->n++], sizeof(*cl->id), "%s", t->worker);
+	snprintf(cl->id[cl->n++], sizeof(*cl->id), "%s", c->worker);
 	return 0;
 }
 
@@ -112,10 +111,8 @@ static bool followed(const struct follow *f, uint64_t id)
 
 /*
  * Which workers hold a claim, in any unfinished job of the spool (a
- * worker busy with another job is not idle). NEEDSWORK: libq has no
- * listing of a job's claims alone, so this reads every task of each job
- * in motion (its records too); a q_job_for_each_claim, a listing of
- * claim/, would cost what a look costs.
+ * worker busy with another job is not idle): a listing of the claims of
+ * each job in motion, no records read.
  */
 static int look_claimants(struct follow *f, struct claimants *cl,
 			  struct q_error *err)
@@ -144,7 +141,7 @@ static int look_claimants(struct follow *f, struct claimants *cl,
 		}
 		ret = q_job_in_motion(h);
 		if (ret > 0)
-			ret = q_job_for_each_task(h, see_claimant, cl, err);
+			ret = q_job_for_each_claim(h, see_claimant, cl, err);
 		else if (ret < 0)
 			q_error_set(err, Q_ERR_SYSTEM, -ret, "cannot read the "
 				    "claims of job %llu",
@@ -225,8 +222,7 @@ static int look(struct follow *f, struct q_error *err)
 	    look_workers(f, false, err) < 0)
 		return -EIO;
 	f->look_cost = mono_seconds() - t0;
-	if (++f->looks == 1 && f->look_cost > FOLLOW_IDLE_MAX_S)
-		f->idle_off = true;
+	f->looks++;
 	return 0;
 }
 

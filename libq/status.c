@@ -314,3 +314,43 @@ int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 	free_view(job, v);
 	return ret;
 }
+
+int q_job_for_each_claim(struct q_jobh *h, q_claim_fn fn, void *ctx,
+			 struct q_error *err)
+{
+	const struct q_job *job = h->job;
+	int ret = 0;
+	for (unsigned s = 0; s < job->nshards && ret == 0; s++) {
+		int fd = q__jobh_shard_fd(h, Q_SHARD_CLAIM, s);
+		if (fd == -ENOENT)
+			continue;   /* the shard never had a claim */
+		DIR *d = fd >= 0 ? q__opendir_at(fd, NULL) : NULL;
+		if (!d) {
+			char where[512];
+			q__jobh_where(h, q__shard_dir_names[Q_SHARD_CLAIM],
+				      where, sizeof(where));
+			return q_error_set(err, Q_ERR_SYSTEM,
+					   fd < 0 ? -fd : errno,
+					   "cannot list '%s/%u'", where, s);
+		}
+		struct dirent *de;
+		while (ret == 0 && (de = readdir(d)) != NULL) {
+			struct q_claim_info c = { 0 };
+			struct stat st;
+			if (de->d_name[0] == '.' ||
+			    !q__parse_claim_name(de->d_name, &c.chunk,
+						 &c.attempt, &c.worker) ||
+			    c.chunk >= job->nchunks ||
+			    q_job_shard_of(job, c.chunk) != s)
+				continue;
+			if (fstatat(fd, de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+				c.claimed_ns = (int64_t)st.st_ctim.tv_sec *
+						       1000000000 +
+					       st.st_ctim.tv_nsec;
+			ret = fn(ctx, &c);
+		}
+		closedir(d);
+	}
+	return ret;
+}

@@ -131,3 +131,64 @@ Test(status, stale_heartbeat_is_lost)
 	free(list);
 	tspool_fini(&t);
 }
+
+struct claims_seen {
+	int n;
+	uint64_t chunk[8];
+	unsigned attempt[8];
+	char worker[8][Q_WORKER_ID_MAX];
+	int64_t claimed[8];
+};
+
+static int see_claim_info(void *ctx, const struct q_claim_info *c)
+{
+	struct claims_seen *s = ctx;
+	if (s->n < 8) {
+		s->chunk[s->n] = c->chunk;
+		s->attempt[s->n] = c->attempt;
+		snprintf(s->worker[s->n], sizeof(s->worker[0]), "%s",
+			 c->worker);
+		s->claimed[s->n] = c->claimed_ns;
+	}
+	s->n++;
+	return 0;
+}
+
+/* The claims alone: running chunks only, with their claimant and a claim
+ * time no earlier than the claim itself (the rename's ctime, not the
+ * ready entry's older mtime); foreign names in claim/ are skipped. */
+Test(status, claims_listed_with_claimant_and_time)
+{
+	struct tspool t;
+	tspool_init(&t);
+	uint64_t id = tsubmit(&t, tjob_simple("cl", 3));
+	/* The ready entries are an hour old, as if queued long ago. */
+	for (int c = 0; c < 3; c++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "jobs/%llu/ready/0/%d.a1",
+			 (unsigned long long)id, c);
+		tage(&t, rel, 3600);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t before = (int64_t)ts.tv_sec * 1000000000 - 1000000000;
+	struct q_claim a, b;
+	struct q_jobh *h = tclaim(&t, id, &a);
+	tclaim(&t, id, &b);
+	tfinish(&t, h, &b, Q_STATE_DONE);
+	char junk[600];
+	snprintf(junk, sizeof(junk), "%s/jobs/%llu/claim/0/not-a-claim",
+		 t.path, (unsigned long long)id);
+	cr_assert_eq(mkdir(junk, 0700), 0);
+	struct claims_seen s = { 0 };
+	struct q_error err = Q_ERROR_INIT;
+	cr_assert_eq(q_job_for_each_claim(h, see_claim_info, &s, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1, "one chunk running, one finished, one ready");
+	cr_assert_eq(s.chunk[0], a.chunk);
+	cr_assert_eq(s.attempt[0], 1);
+	cr_assert_str_eq(s.worker[0], "tester.1.000001");
+	cr_assert_geq(s.claimed[0], before, "the claim's time, not the "
+		      "hour-old ready entry's");
+	tspool_fini(&t);
+}

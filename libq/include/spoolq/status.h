@@ -57,6 +57,24 @@ typedef int (*q_task_fn)(void *ctx, const struct q_task_info *task);
 Q_EXPORT int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 				 struct q_error *err);
 
+/* A running chunk: its claim. */
+struct q_claim_info {
+	uint64_t chunk;
+	unsigned attempt;
+	const char *worker;          /* the claimant's id */
+	int64_t claimed_ns;          /* the claim's ctime (its rename) */
+};
+
+typedef int (*q_claim_fn)(void *ctx, const struct q_claim_info *claim);
+
+/* Call fn for every claim of the job: a listing of its claim/ shards
+ * alone, with no record read, so cheap on a job of a million tasks
+ * (which workers are busy). The strings are valid during the call only.
+ * Stops at fn's first non-zero return and returns it; 0, or -errno with
+ * err set. */
+Q_EXPORT int q_job_for_each_claim(struct q_jobh *h, q_claim_fn fn, void *ctx,
+				  struct q_error *err);
+
 /*
  * The job's task graph as Graphviz DOT on `out`: one node per group
  * (an array folded into one node, "name [count]"), filled by state
