@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define Q_EXIT_OK 0
 #define Q_EXIT_TASKS_FAILED 1
@@ -65,6 +66,15 @@ struct q_error;
  */
 int q_cli_write_output(struct q_jobh *h, const struct q_record *rec,
 		       size_t i, const char *dir, struct q_error *err);
+
+/*
+ * One line of spoolq.collect/1 (docs/json.md) for item i of `rec` on
+ * `out`: its result (a command's stdout, a kernel's result), or with
+ * want_err its stderr; a result stored as a file is given by its path,
+ * checked to be still spoolq's file. 0, or -errno with err set.
+ */
+int q_cli_collect_json(struct q_jobh *h, const struct q_record *rec, size_t i,
+		       bool want_err, FILE *out, struct q_error *err);
 
 /* Unix ns as local "YYYY-MM-DD HH:MM:SS", or "-" for 0. */
 void q_cli_local_time(int64_t ns, char *out, size_t size);

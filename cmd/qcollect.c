@@ -123,8 +123,6 @@ static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 {
 	const struct q_job *job = q_jobh_job(c->h);
 	const struct q_item_record *r = &rec->items[i];
-	const struct q_group *g = q_job_group_of(job, r->item);
-	int64_t index = q_job_index_of(job, r->item);
 	char label[Q_NAME_MAX + 32];
 	q_job_item_label(job, r->item, label, sizeof(label));
 
@@ -136,57 +134,9 @@ static int emit_item(struct collect *c, const struct q_record *rec, size_t i)
 				q_state_name(r->state), r->reason ? ": " : "",
 				r->reason ? r->reason : "");
 	}
-	/* A result stored as a file is given by its path: check first that
-	 * it is still spoolq's file (not a FIFO or a huge file put in its
-	 * place), so a reader of the path gets what the record says. */
-	if (c->json &&
-	    q_record_output_check(c->h, rec, i, c->want_err, &c->err) < 0)
-		return -EIO;
-	if (c->json) {
-		printf("{\"job\": %llu, \"task\": ", (unsigned long long)job->id);
-		q_json_cstr(stdout, g->name);
-		printf(", \"label\": ");
-		q_json_cstr(stdout, label);
-		printf(", \"index\": %lld, \"item\": %llu, \"state\": ",
-		       (long long)index, (unsigned long long)r->item);
-		q_json_cstr(stdout, q_state_name(r->state));
-		printf(", \"exit\": ");
-		if (r->exit_code == Q_EXIT_NONE)
-			printf("null");
-		else
-			printf("%d", r->exit_code);
-		printf(", \"host\": ");
-		q_json_cstr(stdout, rec->host);
-		printf(", \"worker\": ");
-		q_json_cstr(stdout, rec->worker);
-		printf(", \"start\": ");
-		q_json_time(stdout, r->start_ns);
-		printf(", \"end\": ");
-		q_json_time(stdout, r->end_ns);
-		printf(", \"attempts\": %u", rec->attempt);
-		printf(", \"reason\": ");
-		q_json_cstr(stdout, r->reason);
-		const struct q_stream *st = c->want_err ? &r->err : &r->out;
-		char *path = q_record_output_path(c->h, rec, i, c->want_err);
-		if (path) {
-			printf(", \"result\": null, \"result_path\": ");
-			q_json_cstr(stdout, path);
-			free(path);
-		} else {
-			char *data = NULL;
-			size_t len = 0;
-			if (st->where != Q_STREAM_NONE &&
-			    q_record_output_mem(c->h, rec, i, c->want_err,
-						(size_t)st->length, &data, &len,
-						&c->err) < 0)
-				return -EIO;
-			printf(", \"result\": ");
-			q_json_str(stdout, data ? data : "", len);
-			free(data);
-		}
-		printf("}\n");
-		return 0;
-	}
+	if (c->json)
+		return q_cli_collect_json(c->h, rec, i, c->want_err, stdout,
+					  &c->err);
 	if (c->outdir)
 		return q_cli_write_output(c->h, rec, i, c->outdir, &c->err);
 	if (r->state != Q_STATE_DONE && !c->want_err)
