@@ -37,7 +37,8 @@
 
 static const char usage[] =
 	"usage: qrun WORKFLOW.yaml [--workers N] [--spool DIR] [--all]\n"
-	"            [--output DIR] [--plugin PATH] [--no-cache] [--quiet]\n"
+	"            [--output DIR | --json] [--plugin PATH] [--no-cache]\n"
+	"            [--quiet]\n"
 	"\n"
 	"Run a workflow on this machine: submit it to a local spool, start N\n"
 	"workers, show progress, wait, and print the results of its final\n"
@@ -48,16 +49,20 @@ static const char usage[] =
 	"  --spool DIR    the spool (default: $QSPOOL, else ./qspool)\n"
 	"  --all          print every task's result, in submission order\n"
 	"  --output DIR   write one file per task to DIR instead\n"
+	"  --json         one JSON object per task shown, and per task that\n"
+	"                 did not succeed\n"
+	"                 (spoolq.collect/1, as qcollect --json; docs/json.md)\n"
 	"  --plugin PATH  load user kernels (repeatable)\n"
 	"  --no-cache     run pure tasks even when results exist\n"
 	"  --quiet        no progress line\n"
 	"\n"
 	"examples:\n"
 	"  qrun examples/pi.yaml\n"
-	"  qrun sweep.yaml --workers 4 --output results/\n";
+	"  qrun sweep.yaml --workers 4 --output results/\n"
+	"  qrun sweep.yaml --json | jq -r .result\n";
 
 enum { OPT_WORKERS = 256, OPT_SPOOL, OPT_ALL, OPT_OUTPUT, OPT_PLUGIN,
-       OPT_NOCACHE, OPT_QUIET };
+       OPT_NOCACHE, OPT_QUIET, OPT_JSON };
 
 static volatile sig_atomic_t interrupted;
 
@@ -160,8 +165,8 @@ static bool is_final(const struct q_job *job, size_t gi)
 	return true;
 }
 
-static int print_results(struct q_jobh *h, bool all, const char *outdir,
-			 struct q_error *err)
+static int print_results(struct q_jobh *h, bool all, bool json,
+			 const char *outdir, struct q_error *err)
 {
 	const struct q_job *job = q_jobh_job(h);
 	for (uint64_t c = 0; c < job->nchunks; c++) {
@@ -178,7 +183,11 @@ static int print_results(struct q_jobh *h, bool all, const char *outdir,
 			bool show = all || is_final(job, (size_t)(g - job->groups));
 			ret = q_each_records(h, c, &runs, &n, err);
 			for (size_t k = 0; k < n; k++) {
-				if (ret == 0 && show)
+				if (ret == 0 && show && json)
+					ret = q_cli_collect_json(h, &runs[k], 0,
+								 false, stdout,
+								 err);
+				else if (ret == 0 && show)
 					ret = q_record_output(h, &runs[k], 0,
 							      false, stdout,
 							      err);
@@ -195,6 +204,15 @@ static int print_results(struct q_jobh *h, bool all, const char *outdir,
 			const struct q_group *g = q_job_group_of(job, r->item);
 			char label[Q_NAME_MAX + 32];
 			q_job_item_label(job, r->item, label, sizeof(label));
+			bool shown = all || is_final(job, (size_t)(g - job->groups));
+			/* --json: a failure is a line too, never silent. */
+			if (json) {
+				if (shown || r->state != Q_STATE_DONE)
+					ret = q_cli_collect_json(h, &rec, i,
+								 false, stdout,
+								 err);
+				continue;
+			}
 			if (r->state != Q_STATE_DONE) {
 				fprintf(stderr, "qrun: %s %s%s%s\n", label,
 					q_state_name(r->state),
@@ -207,7 +225,7 @@ static int print_results(struct q_jobh *h, bool all, const char *outdir,
 							 err);
 				continue;
 			}
-			if (!all && !is_final(job, (size_t)(g - job->groups)))
+			if (!shown)
 				continue;
 			ret = q_record_output(h, &rec, i, false, stdout, err);
 		}
@@ -229,6 +247,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "plugin", required_argument, NULL, OPT_PLUGIN },
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -236,7 +255,7 @@ int main(int argc, char **argv)
 	};
 	struct q_cli cli = Q_CLI_INIT("qrun", usage, options);
 	const char *spool_opt = NULL, *outdir = NULL;
-	bool all = false, quiet = false, no_cache = false;
+	bool all = false, quiet = false, no_cache = false, json = false;
 	uint64_t nworkers = 0;
 	const char *plugins[64];
 	size_t nplugins = 0;
@@ -261,6 +280,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NOCACHE: no_cache = true; break;
 		case OPT_QUIET: quiet = true; break;
+		case OPT_JSON: json = true; break;
 		default: return q_cli_default(&cli, c);
 		}
 	}
@@ -269,6 +289,10 @@ int main(int argc, char **argv)
 						       ? "which workflow? (qrun "
 							 "WORKFLOW.yaml)"
 						       : "one workflow at a time");
+	if (json && outdir)
+		return q_cli_usage_error(&cli, "--json writes the results to "
+					 "stdout; --output DIR to files: "
+					 "choose one");
 	const char *file = argv[optind];
 	const char *path = q_spool_default_path(spool_opt);
 	struct q_error err = Q_ERROR_INIT;
@@ -396,7 +420,7 @@ int main(int argc, char **argv)
 		if (delay < 100)
 			delay = delay * 3 / 2 + 1;
 	}
-	if (print_results(h, all, outdir, &err) < 0)
+	if (print_results(h, all, json, outdir, &err) < 0)
 		goto stop;
 stop:
 	for (unsigned i = 0; i < started; i++)

@@ -24,8 +24,8 @@ _spoolq_opts_qstatus='--spool --tasks --json --wait --repair --dot --events
 _spoolq_opts_qcollect='--spool --follow --json --output --no-wait --stderr
   --help --version'
 _spoolq_opts_qcancel='--spool --help --version'
-_spoolq_opts_qrun='--workers --spool --all --output --plugin --no-cache
-  --quiet --help --version'
+_spoolq_opts_qrun='--workers --spool --all --output --json --plugin
+  --no-cache --quiet --help --version'
 
 # The options that take a value in the next word (or after '=').
 _spoolq_valued=' --spool --name --array --threads --after --kernel --arg

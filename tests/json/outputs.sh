@@ -284,6 +284,27 @@ python3 "$V" --lines --cover \
 	"$S/events-1.schema.json" "$O"/events/*.jsonl
 expect_eq "qstatus --events: valid, every variant shown" 0 $?
 
+# ---- qrun --json: the same lines as qcollect --json, on its own spool;
+# the final task's, and every task's that did not succeed ----
+mkdir -p "$O/qrun"
+cat > "$T/qrun.yaml" <<'YAML'
+name: qrunjson
+tasks:
+  prep: {cmd: "echo prep"}
+  flaky: {cmd: "echo half; exit 4", after: [prep]}
+  side: {cmd: "echo side", after: [prep]}
+YAML
+timeout 120 "$QRUN" "$T/qrun.yaml" --spool "$T/qrun-spool" --workers 2 --quiet --json > "$O/qrun/run.jsonl" 2> "$T/qrun.err"
+expect_eq "qrun --json: exit 1 (a task failed)" 1 $?
+assert_json "qrun --json: the final tasks, the failed one too, in order" "$O/qrun/run.jsonl" "
+assert [(l['task'], l['state'], l['exit'], l['result']) for l in L] == [
+    ('flaky', 'failed', 4, 'half\\n'), ('side', 'done', 0, 'side\\n')], L" lines
+python3 "$V" --lines "$S/collect-1.schema.json" "$O"/qrun/*.jsonl
+expect_eq "qrun --json: valid spoolq.collect/1" 0 $?
+"$QRUN" "$T/qrun.yaml" --json --output "$T/o" > /dev/null 2> "$T/qrun2.err"
+expect_eq "qrun --json --output: usage error" 2 $?
+check "qrun --json --output: says to choose" grep -q "choose one" "$T/qrun2.err"
+
 # ---- the outputs agree with each other ----
 python3 "$TESTS_DIR/json/crosscheck.py" --each-worker "$each" \
 	"$O/status/c_tasks.json" "$O/collect" "$O/events"
