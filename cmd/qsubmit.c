@@ -16,6 +16,7 @@
 #include <spoolq/spoolq.h>
 
 #include "cli.h"
+#include "json.h"
 #include "kernels.h"
 
 static const char usage[] =
@@ -23,7 +24,7 @@ static const char usage[] =
 	"       qsubmit [options] --kernel NAME [--arg KEY=VALUE]...\n"
 	"       qsubmit [options] --tasks FILE     (one command per line; - for stdin)\n"
 	"       qsubmit [options] WORKFLOW.yaml    (docs/workflow-yaml.md)\n"
-	"       qsubmit --check WORKFLOW.yaml      (validate only; writes nothing)\n"
+	"       qsubmit --check WORKFLOW.yaml [--json]  (validate only; writes nothing)\n"
 	"\n"
 	"Submit one job to the spool and print its id.\n"
 	"\n"
@@ -60,6 +61,8 @@ static const char usage[] =
 	"                     SIZE (4M; 'never') with their producer, instead\n"
 	"                     of the worker's threshold (docs/mpi.md)\n"
 	"  --check FILE       validate a workflow, print its size and depth, exit\n"
+	"  --json             with --list-kernels or --check: JSON (spoolq.kernels/1\n"
+	"                     lines, spoolq.check/1; docs/json.md)\n"
 	"\n"
 	"examples:\n"
 	"  qsubmit -- ./simulate --seed 1\n"
@@ -74,6 +77,7 @@ enum {
 	OPT_AFTER, OPT_KERNEL, OPT_ARG, OPT_ENV, OPT_CWD, OPT_CHUNK,
 	OPT_TASKS, OPT_LIST, OPT_PLUGIN, OPT_CHECK, OPT_NOCACHE, OPT_EACH,
 	OPT_RETRIES, OPT_TIMEOUT, OPT_PRIORITY, OPT_BROADCAST, OPT_MPI_THRESHOLD,
+	OPT_JSON,
 };
 
 struct submit_args {
@@ -105,6 +109,7 @@ struct submit_args {
 	char **plugins;     /* --plugin paths (argv's strings) */
 	size_t nplugins;
 	bool list;          /* --list-kernels */
+	bool json;          /* --json, with --list-kernels or --check */
 	const char *workflow;  /* a workflow file */
 	bool check;         /* --check: validate only */
 	bool no_cache;      /* --no-cache */
@@ -258,12 +263,24 @@ static int list_kernels(const struct submit_args *a)
 	}
 	for (size_t i = 0; i < q_kernel_count(); i++) {
 		const struct q_kernel *k = q_kernel_at(i);
+		if (a->json) {
+			printf("{\"name\": ");
+			q_json_cstr(stdout, k->name);
+			printf(", \"summary\": ");
+			q_json_cstr(stdout, k->summary);
+			printf(", \"args\": ");
+			q_json_cstr(stdout, k->args_help);
+			printf(", \"origin\": ");
+			q_json_cstr(stdout, q_kernel_origin(k));
+			printf("}\n");
+			continue;
+		}
 		printf("%-8s %s\n         args: %s\n", k->name, k->summary,
 		       k->args_help);
 		if (q_kernel_origin(k))
 			printf("         from: %s\n", q_kernel_origin(k));
 	}
-	return 0;
+	return fflush(stdout) == 0 ? 0 : Q_EXIT_SYSTEM;
 }
 
 static bool is_workflow_name(const char *s)
@@ -402,6 +419,7 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 		case OPT_CWD: a->cwd = optarg; break;
 		case OPT_TASKS: a->tasks = optarg; break;
 		case OPT_LIST: a->list = true; break;
+		case OPT_JSON: a->json = true; break;
 		case OPT_PLUGIN: push(&a->plugins, &a->nplugins, optarg); break;
 		case OPT_CHECK:
 			a->check = true;
@@ -413,6 +431,10 @@ static int parse_args(struct q_cli *cli, int argc, char **argv,
 		default: return q_cli_default(cli, c) == 0 ? -1 : Q_EXIT_USAGE;
 		}
 	}
+	if (a->json && !a->list && !a->check)
+		return q_cli_usage_error(cli, "--json goes with --list-kernels "
+					 "or --check (a submission prints only "
+					 "its job id)");
 	if (a->list)
 		return -2;
 	bool dashdash = optind > 0 && optind <= argc &&
@@ -592,6 +614,7 @@ int main(int argc, char **argv)
 		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "list-kernels", no_argument, NULL, OPT_LIST },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "check", required_argument, NULL, OPT_CHECK },
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
 		{ "each-worker", no_argument, NULL, OPT_EACH },
@@ -643,6 +666,16 @@ int main(int argc, char **argv)
 		    q_workflow_load(a.workflow, dep_spool, &job, &info,
 				    &err) < 0)
 			goto fail;
+		if (a.check && a.json) {
+			printf("{\"schema\": \"spoolq.check/1\", \"file\": ");
+			q_json_cstr(stdout, a.workflow);
+			printf(", \"tasks\": %llu, \"definitions\": %zu, "
+			       "\"depth\": %u}\n",
+			       (unsigned long long)info.tasks, info.definitions,
+			       info.depth);
+			status = fflush(stdout) == 0 ? 0 : Q_EXIT_SYSTEM;
+			goto out;
+		}
 		if (a.check) {
 			printf("%s: %llu task%s in %zu definition%s, depth "
 			       "%u\n", a.workflow,

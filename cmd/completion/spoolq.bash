@@ -14,8 +14,8 @@
 
 _spoolq_opts_qsubmit='--spool --group --name --array --threads --after
   --kernel --arg --env --cwd --chunk --retries --timeout --priority --tasks
-  --list-kernels --check --no-cache --each-worker --plugin --broadcast
-  --mpi-threshold --help --version'
+  --list-kernels --check --json --no-cache --each-worker --plugin
+  --broadcast --mpi-threshold --help --version'
 _spoolq_opts_qworker='--spool --cpus --exit-when-idle --no-exit-when-idle
   --max-tasks --grace --lease --plugin --verbose --no-fsync --no-events
   --mpi --mpi-threshold --mpi-mem --help --version'

@@ -305,6 +305,31 @@ expect_eq "qrun --json: valid spoolq.collect/1" 0 $?
 expect_eq "qrun --json --output: usage error" 2 $?
 check "qrun --json --output: says to choose" grep -q "choose one" "$T/qrun2.err"
 
+# ---- qsubmit --check --json and --list-kernels --json ----
+mkdir -p "$O/check" "$O/kernels"
+"$QSUBMIT" --check "$T/qrun.yaml" --json > "$O/check/qrun.json"
+expect_eq "qsubmit --check --json: exit 0" 0 $?
+assert_json "the check: 3 tasks, 3 definitions, depth 2" "$O/check/qrun.json" "
+assert (d['file'], d['tasks'], d['definitions'], d['depth']) == ('$T/qrun.yaml', 3, 3, 2), d" doc
+python3 "$V" "$S/check-1.schema.json" "$O/check/qrun.json"
+expect_eq "qsubmit --check --json: valid spoolq.check/1" 0 $?
+printf 'tasks:\n  a: {cmd: true, after: [nope]}\n' > "$T/bad.yaml"
+"$QSUBMIT" --check "$T/bad.yaml" --json > "$T/bad.out" 2> "$T/bad.err"
+expect_eq "a bad workflow: exit 2" 2 $?
+expect_eq "a bad workflow: no JSON on stdout" "" "$(cat "$T/bad.out")"
+"$QSUBMIT" --list-kernels --json --plugin "$QEXAMPLE_PLUGIN" > "$O/kernels/all.jsonl"
+expect_eq "qsubmit --list-kernels --json: exit 0" 0 $?
+assert_json "built-ins without origin, the plugin's with its file" "$O/kernels/all.jsonl" "
+names = [l['name'] for l in L]
+assert 'pi' in names and 'sum' in names, names
+assert all(l['origin'] is None for l in L if l['name'] in ('pi', 'sum', 'hello')), L
+assert any(l['origin'] and l['origin'].endswith('.so') for l in L), L" lines
+python3 "$V" --lines "$S/kernels-1.schema.json" "$O/kernels/all.jsonl"
+expect_eq "qsubmit --list-kernels --json: valid spoolq.kernels/1" 0 $?
+"$QSUBMIT" --json -- true > /dev/null 2> "$T/json-submit.err"
+expect_eq "qsubmit --json for a submission: usage error" 2 $?
+check "says what --json goes with" grep -q "goes with --list-kernels or --check" "$T/json-submit.err"
+
 # ---- the outputs agree with each other ----
 python3 "$TESTS_DIR/json/crosscheck.py" --each-worker "$each" \
 	"$O/status/c_tasks.json" "$O/collect" "$O/events"
