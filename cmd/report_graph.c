@@ -195,38 +195,13 @@ void report_graph_release(struct report_graph *g)
 
 /* ---- drawing ---- */
 
-static uint64_t count_of(const struct q_counts *c, enum q_state s)
-{
-	switch (s) {
-	case Q_STATE_WAITING: return c->waiting;
-	case Q_STATE_READY: return c->ready;
-	case Q_STATE_RUNNING: return c->running;
-	case Q_STATE_DONE: return c->done;
-	case Q_STATE_FAILED: return c->failed;
-	case Q_STATE_CANCELLED: return c->cancelled;
-	}
-	return 0;
-}
-
-/* Design note 3. */
-static enum q_state pressing(const struct q_counts *c)
-{
-	static const enum q_state order[] = {
-		Q_STATE_FAILED,  Q_STATE_RUNNING,   Q_STATE_READY,
-		Q_STATE_WAITING, Q_STATE_CANCELLED, Q_STATE_DONE,
-	};
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (count_of(c, order[i]))
-			return order[i];
-	return Q_STATE_WAITING;
-}
 
 /* "3 done, 1 failed" */
 static void state_line(FILE *out, const struct q_counts *c)
 {
 	const char *sep = "";
 	for (int s = Q_STATE_WAITING; s <= Q_STATE_CANCELLED; s++) {
-		uint64_t n = count_of(c, (enum q_state)s);
+		uint64_t n = q_counts_in(c, (enum q_state)s);
 		if (!n)
 			continue;
 		fprintf(out, "%s%llu %s", sep, (unsigned long long)n,
@@ -263,6 +238,8 @@ static void draw_node(FILE *out, const struct report_gnode *n,
 	}
 	const struct q_group *gr = &job->groups[n->group];
 	const struct q_counts *c = counts ? &counts[n->group] : NULL;
+	/* Design note 3: the most pressing state's colour. */
+	enum q_state shown = c ? q_counts_pressing(c) : Q_STATE_WAITING;
 	fputs("<g class=\"node\"><title>", out);
 	group_title(out, gr, 1000);
 	if (c) {
@@ -273,7 +250,7 @@ static void draw_node(FILE *out, const struct report_gnode *n,
 		"height=\"%d\" rx=\"6\" class=\"s-%s\"/>"
 		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 		"font-weight=\"bold\">", n->x, n->y, NODE_W, NODE_H,
-		q_state_name(c ? pressing(c) : Q_STATE_WAITING), cx,
+		q_state_name(shown), cx,
 		n->y + 18);
 	group_title(out, gr, 22);
 	fputs("</text>", out);

@@ -37,24 +37,6 @@ static const char *const state_fill[] = {
 	[Q_STATE_FAILED] = "tomato",      [Q_STATE_CANCELLED] = "lightgrey",
 };
 
-/* Design note 4: most pressing first. */
-static const enum q_state priority[] = {
-	Q_STATE_FAILED,  Q_STATE_RUNNING,   Q_STATE_READY,
-	Q_STATE_WAITING, Q_STATE_CANCELLED, Q_STATE_DONE,
-};
-
-static uint64_t count_of(const struct q_counts *c, enum q_state s)
-{
-	switch (s) {
-	case Q_STATE_WAITING: return c->waiting;
-	case Q_STATE_READY: return c->ready;
-	case Q_STATE_RUNNING: return c->running;
-	case Q_STATE_DONE: return c->done;
-	case Q_STATE_FAILED: return c->failed;
-	case Q_STATE_CANCELLED: return c->cancelled;
-	}
-	return 0;
-}
 
 /* A quoted DOT string: '"' and '\' escaped, a newline as the label
  * escape \n, other control characters as spaces (design note 2). */
@@ -87,12 +69,12 @@ static void group_title(struct q_buf *b, const struct q_group *g)
 static const char *describe_state(struct q_buf *b, const struct q_counts *c)
 {
 	int states = 0;
-	for (size_t i = 0; i < Q_ARRAY_SIZE(priority); i++)
-		states += count_of(c, priority[i]) > 0;
+	for (int s = Q_STATE_WAITING; s <= Q_STATE_CANCELLED; s++)
+		states += q_counts_in(c, (enum q_state)s) > 0;
 	if (states > 1) {
 		const char *sep = "\n";
 		for (int s = Q_STATE_WAITING; s <= Q_STATE_CANCELLED; s++) {
-			uint64_t n = count_of(c, (enum q_state)s);
+			uint64_t n = q_counts_in(c, (enum q_state)s);
 			if (!n)
 				continue;
 			q__buf_printf(b, "%s%llu %s", sep, (unsigned long long)n,
@@ -100,10 +82,8 @@ static const char *describe_state(struct q_buf *b, const struct q_counts *c)
 			sep = ", ";
 		}
 	}
-	for (size_t i = 0; i < Q_ARRAY_SIZE(priority); i++)
-		if (count_of(c, priority[i]))
-			return state_fill[priority[i]];
-	return state_fill[Q_STATE_WAITING];
+	/* Design note 4: the most pressing state's colour. */
+	return state_fill[q_counts_pressing(c)];
 }
 
 /* An earlier job's handle and per-group counts, looked up once. */

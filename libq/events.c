@@ -163,21 +163,6 @@ static void add_line(struct q_buf *b, const struct q_claim *claim,
 	q__buf_addch(b, '\n');
 }
 
-/* Worker ids are host.pid.random: the host is all but the last two
- * dot-separated parts. */
-static void host_of_worker(const char *worker, char *host, size_t size)
-{
-	const char *end = worker + strlen(worker);
-	for (int dots = 0; end > worker && dots < 2;)
-		if (*--end == '.')
-			dots++;
-	size_t n = end > worker ? (size_t)(end - worker) : strlen(worker);
-	if (n >= size)
-		n = size - 1;
-	memcpy(host, worker, n);
-	host[n] = '\0';
-}
-
 int q_events_log(struct q_jobh *h, const char *writer,
 		 const struct q_claim *claim, enum q_attempt_end end,
 		 const char *worker, const struct q_outcome *o, size_t n,
@@ -194,7 +179,7 @@ int q_events_log(struct q_jobh *h, const char *writer,
 	if (end == Q_END_LOST) {
 		char host[Q_NAME_MAX + 1];
 		uint64_t first, count;
-		host_of_worker(worker, host, sizeof(host));
+		q__host_of_worker(worker, host, sizeof(host));
 		q_job_chunk_items(h->job, claim->chunk, &first, &count);
 		int64_t now = q__now_ns();
 		for (uint64_t i = 0; i < count; i++)

@@ -52,6 +52,9 @@ int q__jobh_shard_fd(struct q_jobh *h, enum q_shard_kind kind, unsigned s);
 int q__jobh_dir_fd(struct q_jobh *h, enum q_dir_kind kind);
 
 /* "where" strings for messages: <spool>/jobs/<id>/<rel>. */
+/* The host part of a worker id (host.pid.random), status.c. */
+void q__host_of_worker(const char *worker, char *host, size_t size);
+
 void q__jobh_where(const struct q_jobh *h, const char *rel, char *out,
 		   size_t size);
 

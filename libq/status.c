@@ -218,6 +218,31 @@ static int count_states(struct q_jobh *h, struct q_counts *out,
 	return ret;
 }
 
+uint64_t q_counts_in(const struct q_counts *c, enum q_state s)
+{
+	switch (s) {
+	case Q_STATE_WAITING: return c->waiting;
+	case Q_STATE_READY: return c->ready;
+	case Q_STATE_RUNNING: return c->running;
+	case Q_STATE_DONE: return c->done;
+	case Q_STATE_FAILED: return c->failed;
+	case Q_STATE_CANCELLED: return c->cancelled;
+	}
+	return 0;
+}
+
+enum q_state q_counts_pressing(const struct q_counts *c)
+{
+	static const enum q_state order[] = {
+		Q_STATE_FAILED,  Q_STATE_RUNNING,   Q_STATE_READY,
+		Q_STATE_WAITING, Q_STATE_CANCELLED, Q_STATE_DONE,
+	};
+	for (size_t i = 0; i < Q_ARRAY_SIZE(order); i++)
+		if (q_counts_in(c, order[i]))
+			return order[i];
+	return Q_STATE_WAITING;
+}
+
 int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 		 struct q_error *err)
 {
@@ -230,7 +255,7 @@ int q_job_group_counts(struct q_jobh *h, struct q_counts *counts,
 	return count_states(h, counts, true, err);
 }
 
-static void host_of_worker(const char *worker, char *host, size_t size)
+void q__host_of_worker(const char *worker, char *host, size_t size)
 {
 	/* Worker ids are host.pid.random: the host is all but the last two
 	 * dot-separated parts. */
@@ -301,7 +326,7 @@ int q_job_for_each_task(struct q_jobh *h, q_task_fn fn, void *ctx,
 				if (v[c].worker) {
 					snprintf(t.worker, sizeof(t.worker),
 						 "%s", v[c].worker);
-					host_of_worker(v[c].worker, t.host,
+					q__host_of_worker(v[c].worker, t.host,
 						       sizeof(t.host));
 				}
 				t.claimed_ns = v[c].claimed_ns;

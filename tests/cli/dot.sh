@@ -59,9 +59,9 @@ usage() {
 	check "$what: message" grep -q "$pattern" "$T/err"
 	check "$what: nothing on stdout" test ! -s "$T/out"
 }
-usage "--dot without a job" "^qstatus: --dot draws one job: give exactly one JOB" \
+usage "--dot without a job" "^qstatus: --dot shows one job: give exactly one JOB (qstatus JOB --dot)" \
 	"$QSTATUS" --dot
-usage "--dot with two jobs" "^qstatus: --dot draws one job" \
+usage "--dot with two jobs" "^qstatus: --dot shows one job" \
 	"$QSTATUS" "$gen" "$use" --dot
 usage "--dot with --json" "^qstatus: --dot does not go with --json" \
 	"$QSTATUS" "$gen" --dot --json

@@ -26,6 +26,13 @@ struct q_counts {
 	uint64_t total;
 };
 
+/* The count of state `s` in `counts`. */
+Q_EXPORT uint64_t q_counts_in(const struct q_counts *counts, enum q_state s);
+/* The most pressing state with tasks: failed > running > ready > waiting
+ * > cancelled > done (how --dot and --report colour a group); WAITING
+ * when there are none. */
+Q_EXPORT enum q_state q_counts_pressing(const struct q_counts *counts);
+
 Q_EXPORT int q_job_counts(struct q_jobh *h, struct q_counts *counts,
 			  struct q_error *err);
 /* The same per group (task definition): `counts` has one entry per group
