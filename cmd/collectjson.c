@@ -35,10 +35,7 @@ int q_cli_collect_json(struct q_jobh *h, const struct q_record *rec, size_t i,
 		(long long)index, (unsigned long long)r->item);
 	q_json_cstr(out, q_state_name(r->state));
 	fprintf(out, ", \"exit\": ");
-	if (r->exit_code == Q_EXIT_NONE)
-		fprintf(out, "null");
-	else
-		fprintf(out, "%d", r->exit_code);
+	q_json_exit(out, r->exit_code);
 	fprintf(out, ", \"host\": ");
 	q_json_cstr(out, rec->host);
 	fprintf(out, ", \"worker\": ");

@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#include <spoolq/spoolq.h>
+
 #include "json.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
@@ -85,4 +87,12 @@ void q_json_time(FILE *out, int64_t ns)
 	else
 		fprintf(out, "%lld.%06lld", (long long)(ns / 1000000000),
 			(long long)((ns % 1000000000) / 1000));
+}
+
+void q_json_exit(FILE *out, int exit_code)
+{
+	if (exit_code == Q_EXIT_NONE)
+		fputs("null", out);
+	else
+		fprintf(out, "%d", exit_code);
 }

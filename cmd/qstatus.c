@@ -19,55 +19,34 @@
 static const char usage[] =
 	"usage: qstatus [--spool DIR] [JOB...] [--tasks] [--json]\n"
 	"               [--wait[=SECONDS]]\n"
-	"       qstatus [--spool DIR] [JOB...] --watch [--wait=SECONDS]\n"
-	"       qstatus [--spool DIR] JOB --dot\n"
-	"       qstatus [--spool DIR] JOB --events\n"
-	"       qstatus [--spool DIR] JOB --report FILE.html\n"
+	"       qstatus [--spool DIR] [JOB...] --watch\n"
+	"       qstatus [--spool DIR] JOB --dot | --events | --report FILE.html\n"
 	"\n"
 	"Show the tasks of each job by state, and the workers.\n"
 	"\n"
-	"  --spool DIR   the spool (default: $QSPOOL, else ./qspool)\n"
-	"  --tasks       list every task: state, attempts, host, exit, times\n"
-	"  --json        one JSON document (schema in docs/json.md)\n"
-	"  --dot         the task graph of one JOB as Graphviz DOT: a node per\n"
-	"                task (arrays folded), coloured by state\n"
-	"  --wait        wait until the jobs (default: all) finish; exit 0 if\n"
-	"                every task succeeded, 1 otherwise; on a terminal, a\n"
-	"                progress bar on stderr meanwhile\n"
-	"  --wait=SECONDS  wait at most SECONDS (0: just look); exit 4 if the\n"
-	"                jobs have not finished by then\n"
-	"  --watch       follow the jobs (default: the unfinished ones) until\n"
-	"                they finish, redrawn in place: tasks by state, a bar\n"
-	"                per job and per task group, tasks/s, time left (ETA),\n"
-	"                workers alive, idle (not counted where that takes\n"
-	"                seconds, as on jobs of a million tasks) and lost;\n"
-	"                exit status as --wait (with --wait=SECONDS: 4 when\n"
-	"                time ran out); Ctrl-C stops it. Not on a terminal (a\n"
-	"                batch log): a plain line every 10 s while tasks\n"
-	"                finish (every minute otherwise), one per job as it\n"
-	"                finishes\n"
-	"  --events      every attempt of every task of one JOB as JSON lines:\n"
-	"                claim, start, end, host, worker, slot, exit, state\n"
-	"  --report FILE.html  one self-contained HTML page on one JOB: the\n"
-	"                task stream per worker, progress, slowest and failed\n"
-	"                tasks, worker utilisation, the task graph\n"
-	"  --repair      finish what crashed processes left half-done (safe at\n"
-	"                any time; idle workers do it too), then show status\n"
-	"\n"
-	"JOB is a job id, a job name (its latest job), or the start of\n"
-	"exactly one job name.\n"
-	"Progress is drawn only on a terminal whose TERM is not 'dumb', in\n"
-	"colour unless NO_COLOR is set; piped output gets no escape codes.\n"
-	"\n"
 	"examples:\n"
-	"  qstatus                 # every job and worker\n"
-	"  qstatus 12 --tasks      # the tasks of job 12\n"
-	"  qstatus --watch sweep   # live progress until sweep finishes\n"
-	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
-	"  qstatus 12 --report job12.html\n"
+	"  qstatus                           # every job and worker\n"
+	"  qstatus --watch sweep             # live progress until sweep ends\n"
+	"  qstatus 12 --tasks                # every task of job 12\n"
+	"  qstatus --wait $job && echo ok    # wait; 0 when all succeeded\n"
+	"  qstatus 12 --report job12.html    # a picture of what ran where\n"
 	"  qstatus 12 --events | jq -r '[.host, .start, .end] | @tsv'\n"
-	"  qstatus --wait $job && echo all good\n"
-	"  qstatus --wait=0 $job >/dev/null; [ $? = 4 ] && echo still running\n";
+	"  qstatus 12 --dot | dot -Tsvg > job12.svg\n"
+	"\n"
+	"  --spool DIR         the spool (default: $QSPOOL, else ./qspool)\n"
+	"  --tasks             every task: state, attempts, host, exit, times\n"
+	"  --json              one JSON document (docs/json.md)\n"
+	"  --wait[=SECONDS]    until the jobs finish (exit 0 all succeeded, 1\n"
+	"                      not, 4 out of time); a bar on a terminal\n"
+	"  --watch             follow the jobs live, redrawn in place (a line\n"
+	"                      every 10 s when not a terminal) until they end\n"
+	"  --dot               the task graph of JOB as Graphviz DOT\n"
+	"  --events            every attempt of JOB's tasks as JSON lines\n"
+	"  --report FILE.html  one self-contained HTML page on JOB\n"
+	"  --repair            finish what crashed processes left half-done\n"
+	"\n"
+	"JOB: a job id, a job name, or the start of exactly one job name.\n"
+	"NO_COLOR turns colour off. More: man qstatus.\n";
 
 enum { OPT_SPOOL = 256, OPT_TASKS, OPT_JSON, OPT_WAIT, OPT_REPAIR, OPT_DOT,
        OPT_EVENTS, OPT_REPORT, OPT_WATCH };
@@ -114,10 +93,7 @@ static int print_task(void *ctx, const struct q_task_info *t)
 		fprintf(out, ", \"worker\": ");
 		q_json_cstr(out, t->worker[0] ? t->worker : NULL);
 		fprintf(out, ", \"exit\": ");
-		if (t->exit_code == Q_EXIT_NONE)
-			fputs("null", out);
-		else
-			fprintf(out, "%d", t->exit_code);
+		q_json_exit(out, t->exit_code);
 		fprintf(out, ", \"claimed\": ");
 		q_json_time(out, t->claimed_ns);
 		fprintf(out, ", \"start\": ");

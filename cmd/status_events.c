@@ -35,10 +35,7 @@ static int print_attempt(void *ctx, const struct q_attempt *a)
 	fprintf(out, ", \"state\": ");
 	q_json_cstr(out, q_state_name(a->state));
 	fprintf(out, ", \"exit\": ");
-	if (a->exit_code == Q_EXIT_NONE)
-		fputs("null", out);
-	else
-		fprintf(out, "%d", a->exit_code);
+	q_json_exit(out, a->exit_code);
 	fprintf(out, ", \"reused\": %s, \"worker\": ",
 		a->reused ? "true" : "false");
 	q_json_cstr(out, a->worker[0] ? a->worker : NULL);

@@ -67,7 +67,7 @@ shape() { (cd "$1/jobs" && find . -printf '%P %y\n' | LC_ALL=C sort); }
 # One line per task: name, state, exit status, reason.
 states() {
 	QSPOOL=$1 "$QSTATUS" 1 --tasks --json |
-		sed -nE 's/.*"task": "([^"]*)".*"state": "([^"]*)".*"exit": ([^,]*),.*"reason": (.*)\}.*/\1 \2 \3 \4/p'
+		sed -nE 's/.*"task": "([^"]*)".*"state": "([^"]*)".*"exit": ([^,]*),.*"reason": ("([^"\\]|\\.)*"|null)[,}].*/\1 \2 \3 \4/p'
 }
 collect() { QSPOOL=$1 "$QCOLLECT" 1 --no-wait 2>&1; }
 tasks_run() { cut -d' ' -f1 "$1" | LC_ALL=C sort; }
