@@ -4,8 +4,9 @@
 # Installs what is missing, then builds spoolq twice and runs every test
 # in each build: once with -Werror (warnings are errors), once with
 # AddressSanitizer and UndefinedBehaviorSanitizer (all but the Slurm
-# suite, which runs in the first only; see below); then runs each fuzz
-# target for 60 s (a third, clang build). Ends with one line, "N passed,
+# suite and suite 'once', which run in the first only; see below); then
+# runs each fuzz target for 60 s (a third, clang build), with the Slurm
+# suite beside them. Ends with one line, "N passed,
 # N failed", counting every test case of all three (a fuzz target counts
 # as one).
 set -uo pipefail
@@ -46,12 +47,27 @@ for cfg in werror asan; do
 	# references they drive are unit-tested under ASan), the JSON
 	# validator itself, and Chromium's render of a report (whose writing
 	# tests/report checks under ASan).
-	skip=()
-	[ $cfg = asan ] && skip=(--no-suite slurm --no-suite once)
+	# The Slurm suite itself runs at the end, beside the fuzzers (below).
+	skip=(--no-suite slurm)
+	[ $cfg = asan ] && skip+=(--no-suite once)
 	meson test -C $dir --print-errorlogs --num-processes 2 "${skip[@]}" ||
 		status=1
 	logs+=($dir/meson-logs/testlog.json)
 done
+
+# The Slurm suite (in the -Werror build) spends most of its minute and a
+# half waiting for a real time limit to pass, so it runs while the fuzz
+# build compiles and the fuzzers run (fixed-time, CPU-bound: they only
+# make fewer executions), not beside the timing-sensitive tests above.
+slurm_pid=
+if [ -f build-test-werror/build.ninja ]; then
+	echo "== tests: slurm (in the background)" >&2
+	meson test -C build-test-werror --no-rebuild --suite slurm \
+		--print-errorlogs --logbase slurmlog \
+		>build-test-werror/slurm-test.out 2>&1 &
+	slurm_pid=$!
+	logs+=(build-test-werror/meson-logs/slurmlog.json)
+fi
 
 # Third: the fuzz targets (tests/fuzz), built with clang's libFuzzer and
 # ASan+UBSan, each run for 60 s on its seed corpus (suite 'fuzz'; new
@@ -74,6 +90,11 @@ else
 	meson test -C $dir --no-rebuild --suite fuzz --print-errorlogs \
 		--num-processes 2 || status=1
 	logs+=($dir/meson-logs/testlog.json)
+fi
+if [ -n "$slurm_pid" ]; then
+	wait "$slurm_pid" || status=1
+	echo "== tests: slurm" >&2
+	cat build-test-werror/slurm-test.out >&2
 fi
 python3 scripts/testsummary.py "${logs[@]}" || status=1
 exit $status

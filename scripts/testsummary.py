@@ -14,7 +14,15 @@ import sys
 
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
-    with open(path) as f:
+    try:
+        f = open(path)
+    except OSError as e:
+        # A suite that did not even start (its log is missing) fails.
+        print(f"testsummary: {path}: {e.strerror}: counted as 1 failure",
+              file=sys.stderr)
+        failed += 1
+        continue
+    with f:
         for line in f:
             t = json.loads(line)
             out = t.get("stdout") or ""
