@@ -101,9 +101,11 @@ static int log_fd(struct q_jobh *h, const char *writer, struct q_error *err)
 	int dirfd = q__open_dir_beneath(h->dirfd, Q_EVENTS_DIR);
 	if (dirfd < 0)
 		goto fail;
+	/* O_NONBLOCK: a FIFO planted under our name must not block us
+	 * (it is then refused below as not a regular file). */
 	int fd = q__openat(dirfd, writer,
 			   O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
-				   O_CLOEXEC,
+				   O_NONBLOCK | O_CLOEXEC,
 			   sp->file_mode);
 	int saved = errno;
 	close(dirfd);
