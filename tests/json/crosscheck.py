@@ -120,9 +120,9 @@ def check_collect(path, tasks, each_worker):
         for mine, theirs in SHARED.items():
             if jid in each_worker and mine in ("worker", "host", "start",
                                                "end", "exit"):
-                # One line per worker: the task list shows a summary.
-                # NEEDSWORK: its exit is null where the lines say 0
-                # (reported; docs/json.md).
+                # One line per worker: the task list shows the summary
+                # record (libq/each.c note 2), which has no single
+                # worker, times or exit (null) of its own.
                 continue
             if line[mine] != t[theirs]:
                 problem(f"{path}: job {jid} item {line['item']}: {mine} "
