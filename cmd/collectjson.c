@@ -63,7 +63,7 @@ int q_cli_collect_json(struct q_jobh *h, const struct q_record *rec, size_t i,
 			return -EIO;
 		fprintf(out, ", \"result\": ");
 		q_json_str(out, data ? data : "", len);
-		free(data);
+		q_big_free(data);
 	}
 	fprintf(out, "}\n");
 	return ferror(out) ? q_error_set(err, Q_ERR_SYSTEM, EIO, "cannot "

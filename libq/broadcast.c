@@ -158,7 +158,7 @@ int q_broadcast_read(struct q_jobh *h, char **data_out, size_t *len_out,
 				  size == job->broadcast_size
 					  ? ", other bytes" : "");
 	if (ret < 0) {
-		free(data);
+		q_big_free(data);
 		return ret;
 	}
 	data[size] = '\0';
@@ -208,7 +208,7 @@ void q__broadcast_release(struct q_spool *sp)
 	while (sp->bcast) {
 		struct q_bcast_entry *e = sp->bcast;
 		sp->bcast = e->next;
-		free(e->data);
+		q_big_free(e->data);
 		free(e);
 	}
 }

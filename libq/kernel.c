@@ -227,7 +227,7 @@ void q_ctx_release(struct q_ctx *ctx)
 	free(ctx->keys);
 	free(ctx->values);
 	for (size_t i = 0; i < ctx->ninputs; i++)
-		free(ctx->inputs[i].data);
+		q_big_free(ctx->inputs[i].data);
 	free(ctx->inputs);
 	if (ctx->out)
 		fclose(ctx->out);

@@ -130,7 +130,7 @@ static int hash_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 		if (ret < 0)
 			return ret;
 		sha256_update(&c, len, (const uint8_t *)bytes);
-		free(bytes);
+		q_big_free(bytes);
 	} else if (st->where == Q_STREAM_FILE) {
 		int fd = q__record_stream_file(h, rec, i, false);
 		if (fd < 0)

@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#include <spoolq/sink.h>
 
 #include "internal.h"
 
@@ -89,33 +86,4 @@ void q__grow(void *arrp, size_t *cap, size_t need, size_t size)
 		ncap *= 2;
 	*arr = q__reallocarray(*arr, ncap, size);
 	*cap = ncap;
-}
-
-/*
- * Big results are received into fresh memory, and first-touch page
- * faults then cost more than the copy: a 64 MiB buffer is 16384 faults
- * of 4 KiB. Aligned to 2 MiB and marked for transparent huge pages
- * (where the kernel offers them only on request, Debian's default), it
- * is 32. The memory is freed with free().
- */
-#define HUGE_PAGE ((size_t)2 << 20)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-void *q_big_alloc(size_t n)
-{
-	if (n < 2 * HUGE_PAGE)
-		return malloc(n ? n : 1);
-	void *p = NULL;
-	if (posix_memalign(&p, HUGE_PAGE, n) != 0)
-		return NULL;
-	(void)madvise(p, n & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
-	/* Fault the pages in now, in one call: taken one by one inside
-	 * the copy that fills the buffer (process_vm_readv for an MPI
-	 * pull), huge-page faults ran 2-3x slower here once the page cache
-	 * was full (a 256 MiB pull: 290-370 ms, populated first: 113-132
-	 * ms). Linux 5.14 and later; older kernels just say EINVAL. */
-	(void)madvise(p, n & ~(HUGE_PAGE - 1), MADV_POPULATE_WRITE);
-	return p;
 }

@@ -636,7 +636,7 @@ int q_record_output(struct q_jobh *h, const struct q_record *rec, size_t i,
 		if (ret == 0 && len && fwrite(data, 1, len, out) != len)
 			ret = q_error_set(err, Q_ERR_SYSTEM, errno,
 					  "cannot write output");
-		free(data);
+		q_big_free(data);
 		return ret;
 	}
 	if (fd < 0)
@@ -690,13 +690,27 @@ static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
 	 * 256 MiB costs 40 ms here). */
 	if (ret == 0 && (ret = q__record_sum_check(h, rec, i, data, len,
 						   err)) < 0) {
-		free(data);
+		q_big_free(data);
 		return ret;
 	}
-	/* Cut in place, not copied: the hook's buffer has len + 1 bytes. */
-	if (len > max)
+	/* Cut in place, not copied: the hook's buffer has len + 1 bytes.
+	 * Lent memory (the holder's own result) is shared: cut a copy. */
+	if (len > max && q_big_is_lent(data)) {
+		char *cut = q_big_alloc(max + 1);
+		if (!cut) {
+			q_big_free(data);
+			return q_error_set(err, Q_ERR_SYSTEM, ENOMEM,
+					   "no memory for %zu bytes of output",
+					   max);
+		}
+		memcpy(cut, data, max);
+		q_big_free(data);
+		data = cut;
+	}
+	if (len > max) {
 		len = max;
-	data[len] = '\0';
+		data[len] = '\0';
+	}
 	*data_out = data;
 	*len_out = len;
 	return 0;
@@ -749,7 +763,7 @@ int q_record_output_mem(struct q_jobh *h, const struct q_record *rec,
 	if (!want_err && want == st->length && has_file(st)) {
 		int ret = q__record_sum_check(h, rec, i, data, got, err);
 		if (ret < 0) {
-			free(data);
+			q_big_free(data);
 			return ret;
 		}
 		if (h->sp->hooks.file_read)

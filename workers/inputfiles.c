@@ -233,7 +233,7 @@ static int input_path(struct q_input_files *in, struct reader *rd,
 		if (ret < 0)
 			return ret;
 		ret = copy_to_tmp(in, data, len, path_out, err);
-		free(data);
+		q_big_free(data);
 		return ret;
 	}
 	if (st->where == Q_STREAM_FILE) {

@@ -200,7 +200,7 @@ void mpi_bcast_join(struct q_mpi *m, const struct request *q)
 		b->sum = q->sum;
 		b->state = BCAST_READY;
 	} else {
-		free(data);
+		q_big_free(data);
 		b->state = BCAST_FAILED;
 	}
 	m->bcasts_done++;
@@ -268,8 +268,8 @@ void mpi_bcasts_free(struct q_mpi *m)
 	while (m->bcasts) {
 		struct bcast *b = m->bcasts;
 		m->bcasts = b->next;
-		free(b->data);
-		free(b->file_data);
+		q_big_free(b->data);
+		q_big_free(b->file_data);
 		free(b);
 	}
 }

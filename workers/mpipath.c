@@ -172,6 +172,18 @@ static int wait_request(struct q_mpi *m, MPI_Request *req, int peer,
 
 /* ---- the store ---- */
 
+/*
+ * Buffers kept for reuse (spoolq/bigbuf.h: pulled inputs and broadcasts
+ * released by their tasks, the --mpi-prefault reserve) get what held
+ * results leave of the budget: a new held result pushes them out first,
+ * before any result is spilled. Lock held.
+ */
+static void budget_changed_locked(struct q_mpi *m)
+{
+	q_big_keep_limit(m->held_bytes < m->opt.mem
+				 ? m->opt.mem - m->held_bytes : 0);
+}
+
 /* Take e out of the list (lock held); freed by whoever holds the last
  * reference, or here when nobody does. */
 static void held_detach_locked(struct q_mpi *m, struct held *e)
@@ -183,6 +195,7 @@ static void held_detach_locked(struct q_mpi *m, struct held *e)
 		}
 	m->held_bytes -= e->len;
 	e->dropped = true;
+	budget_changed_locked(m);
 }
 
 static void held_free_if_unused(struct held *e)
@@ -280,9 +293,18 @@ bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
 		return false;
 	if (out->len > m->opt.mem || !make_room(m, out->len))
 		return false;   /* commit writes it as a file */
+	/* A NUL after the bytes, as every reader's buffer has: this one
+	 * is lent to this rank's own consumers (lend_own). Growing an
+	 * mmap'd block by a byte moves no data. */
+	char *data = realloc(out->data, out->len + 1);
+	if (!data)
+		return false;
+	data[out->len] = '\0';
+	out->data = data;
 	struct held *e = calloc(1, sizeof(*e));
 	if (!e)
 		return false;
+	e->m = m;
 	e->job = job;
 	e->item = item;
 	e->attempt = attempt;
@@ -293,6 +315,7 @@ bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
 	e->next = m->held;
 	m->held = e;
 	m->held_bytes += e->len;
+	budget_changed_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	out->data = NULL;
 	out->summed = true;
@@ -531,7 +554,7 @@ static int pull(struct q_mpi *m, int peer, uint64_t job, uint64_t item,
 			ret = wait_request(m, &req, peer, true);
 	}
 	if (ret < 0) {
-		free(data);
+		q_big_free(data);
 		return ret;
 	}
 	data[rp.len] = '\0';
@@ -540,8 +563,21 @@ static int pull(struct q_mpi *m, int peer, uint64_t job, uint64_t item,
 	return 0;
 }
 
-/* A result this rank holds itself, copied. */
-static bool copy_own(struct q_mpi *m, const struct q_record *rec, size_t i,
+/* A lending of a held result comes back (spoolq/bigbuf.h). */
+static void lent_back(void *arg)
+{
+	struct held *e = arg;
+	struct q_mpi *m = e->m;
+	pthread_mutex_lock(&m->lock);
+	held_unref_locked(e);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* A result this rank holds itself, lent rather than copied: a copy of
+ * 256 MiB into fresh memory was 280-420 ms of a hand-over here
+ * (bench/wl_mpi.sh). The reference keeps the bytes alive through a
+ * spill until the consumer's q_big_free. */
+static bool lend_own(struct q_mpi *m, const struct q_record *rec, size_t i,
 		     char **data_out, size_t *len_out)
 {
 	pthread_mutex_lock(&m->lock);
@@ -553,20 +589,10 @@ static bool copy_own(struct q_mpi *m, const struct q_record *rec, size_t i,
 	}
 	e->refs++;
 	pthread_mutex_unlock(&m->lock);
-	/* Copied outside the lock, into huge pages: 256 MiB into fresh
-	 * 4 KiB pages took 280-420 ms here (bench/wl_mpi.sh), most of a
-	 * hand-over. */
-	char *copy = q_big_alloc(e->len + 1);
-	if (copy) {
-		memcpy(copy, e->data, e->len);
-		copy[e->len] = '\0';
-		*data_out = copy;
-		*len_out = e->len;
-	}
-	pthread_mutex_lock(&m->lock);
-	held_unref_locked(e);
-	pthread_mutex_unlock(&m->lock);
-	return copy != NULL;
+	q_big_lend(e->data, lent_back, e);
+	*data_out = e->data;
+	*len_out = e->len;
+	return true;
 }
 
 /*
@@ -692,7 +718,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 		    it->held_rank < (unsigned)m->size;
 	int peer = (int)it->held_rank;
 
-	if (ours && peer == m->rank && copy_own(m, rec, i, data_out, len_out))
+	if (ours && peer == m->rank && lend_own(m, rec, i, data_out, len_out))
 		return 1;
 	for (int t = 0; ours && peer != m->rank && t < PULL_TRIES; t++) {
 		int64_t t0 = mpi_mono_ns();
@@ -721,7 +747,7 @@ static int fetch(void *arg, struct q_jobh *h, const struct q_record *rec,
 			"checksum mismatch; asking again\n", m->opt.prog,
 			(unsigned long long)rec->job,
 			(unsigned long long)it->item, peer);
-		free(*data_out);
+		q_big_free(*data_out);
 	}
 	/* Spilled meanwhile, or written by someone who recomputed it. */
 	int ret = read_spilled(h, rec, i, data_out, len_out, err);
@@ -780,6 +806,29 @@ static int agree_on_world(struct q_mpi *m, struct q_error *err)
 	return 0;
 }
 
+/* --mpi-prefault: receive memory faulted in now, not during the first
+ * pulls (spoolq/bigbuf.h design note 1). */
+static int prefault(struct q_mpi *m, struct q_error *err)
+{
+	if (m->opt.prefault > m->opt.mem)
+		return q_error_set(err, Q_ERR_INPUT, 0, "--mpi-prefault (%zu "
+				   "MiB) is more than this rank's budget "
+				   "(%zu MiB, --mpi-mem): give a smaller "
+				   "--mpi-prefault or a bigger --mpi-mem",
+				   m->opt.prefault >> 20, m->opt.mem >> 20);
+	int64_t t0 = mpi_mono_ns();
+	int ret = q_big_reserve(m->opt.prefault);
+	if (ret < 0)
+		return q_error_set(err, Q_ERR_SYSTEM, -ret, "--mpi-prefault: "
+				   "cannot fault in %zu MiB",
+				   m->opt.prefault >> 20);
+	if (m->opt.verbose)
+		fprintf(stderr, "%s: faulted in %zu MiB for receiving in "
+			"%.1f ms\n", m->opt.prog, m->opt.prefault >> 20,
+			(double)(mpi_mono_ns() - t0) / 1e6);
+	return 0;
+}
+
 int q_mpi_start(struct q_spool *sp, const char *worker_id,
 		const struct q_mpi_options *opt, struct q_mpi **out,
 		struct q_error *err)
@@ -831,6 +880,11 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 		return -EIO;
 	}
 	m->cache = q_jobcache_new(sp);
+	q_big_keep_limit(m->opt.mem);
+	if (m->opt.prefault && prefault(m, err) < 0) {
+		MPI_Abort(MPI_COMM_WORLD, 3);
+		return -EIO;
+	}
 	struct q_world_hooks hooks = { fetch, on_file_read, mpi_bcast_get, m };
 	q_spool_set_world(sp, m->world, (unsigned)m->rank, &hooks);
 	if (pthread_create(&m->server, NULL, serve, m) != 0) {

@@ -41,6 +41,8 @@ struct q_mpi_options {
 			     * Q_MPI_THRESHOLD_DEFAULT (worker.c) */
 	size_t mem;         /* memory held results may use; 0: a quarter of
 			     * the machine's (or the cgroup's) memory */
+	size_t prefault;    /* receive memory to fault in at start, within
+			     * mem (spoolq/bigbuf.h q_big_reserve), or 0 */
 	bool verbose;
 	const char *prog;   /* for messages */
 	/* Called now and then while q_mpi_stop waits for the other ranks,

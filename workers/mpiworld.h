@@ -66,6 +66,7 @@ struct reply {
 /* One held result. */
 struct held {
 	struct held *next;
+	struct q_mpi *m;   /* for a lending's release (copy_own) */
 	uint64_t job, item;
 	unsigned attempt;
 	char *data;

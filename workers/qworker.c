@@ -15,7 +15,7 @@ static const char usage[] =
 	"               [--no-exit-when-idle] [--max-tasks N] [--grace SECONDS]\n"
 	"               [--lease SECONDS] [--plugin PATH]... [--no-fsync]\n"
 	"               [--no-events] [--mpi [--mpi-threshold SIZE]\n"
-	"               [--mpi-mem SIZE]] [--verbose]\n"
+	"               [--mpi-mem SIZE] [--mpi-prefault SIZE]] [--verbose]\n"
 	"\n"
 	"Claim and run tasks from the spool until stopped (SIGTERM, SIGINT) or,\n"
 	"with --exit-when-idle (the default in a Slurm job), until no work is left.\n"
@@ -45,6 +45,8 @@ static const char usage[] =
 	"  --mpi-threshold SIZE results this big or bigger stay (default 1M)\n"
 	"  --mpi-mem SIZE       memory for held results (default: a quarter\n"
 	"                       of the node's, shared by its ranks)\n"
+	"  --mpi-prefault SIZE  fault in SIZE for receiving results at start\n"
+	"                       (default 0: on first use)\n"
 	"  --verbose            a line per task on stderr\n"
 	"\n"
 	"More: man qworker.\n";
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
 		{ "mpi", no_argument, NULL, 'M' },
 		{ "mpi-threshold", required_argument, NULL, 'T' },
 		{ "mpi-mem", required_argument, NULL, 'B' },
+		{ "mpi-prefault", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -149,6 +152,12 @@ int main(int argc, char **argv)
 				return 2;
 			opt.mpi_mem = (size_t)v;
 			break;
+		case 'P':
+			if (q_cli_bytes(&cli, "--mpi-prefault", optarg, 0,
+					SIZE_MAX / 4, &v) < 0)
+				return 2;
+			opt.mpi_prefault = (size_t)v;
+			break;
 		case 'p':
 			/* Built-ins first, so a plugin kernel named like
 			 * one is refused instead of hiding it. */
@@ -171,9 +180,18 @@ int main(int argc, char **argv)
 					 "and rebuild with meson -Dmpi=enabled, "
 					 "or run without --mpi: results then go "
 					 "through the spool's files)");
-	if ((opt.mpi_threshold || opt.mpi_mem) && !opt.mpi)
-		return q_cli_usage_error(&cli, "--mpi-threshold and --mpi-mem "
-					 "go with --mpi");
+	if ((opt.mpi_threshold || opt.mpi_mem || opt.mpi_prefault) &&
+	    !opt.mpi)
+		return q_cli_usage_error(&cli, "--mpi-threshold, --mpi-mem and "
+					 "--mpi-prefault go with --mpi");
+	if (opt.mpi_mem && opt.mpi_prefault > opt.mpi_mem)
+		return q_cli_usage_error(&cli, "--mpi-prefault (%zu MiB) is "
+					 "more than --mpi-mem (%zu MiB): the "
+					 "memory faulted in at start is part "
+					 "of that budget; give a smaller "
+					 "--mpi-prefault or a bigger --mpi-mem",
+					 opt.mpi_prefault >> 20,
+					 opt.mpi_mem >> 20);
 	/* In a Slurm job a worker that waits for work holds its cores until
 	 * the time limit. A batch script that submits more work while its
 	 * workers run says --no-exit-when-idle and stops them itself. */

@@ -711,6 +711,7 @@ static int setup(struct worker *w)
 		struct q_mpi_options mo = {
 			.threshold = w->opt->mpi_threshold,
 			.mem = w->opt->mpi_mem,
+			.prefault = w->opt->mpi_prefault,
 			.verbose = w->opt->verbose,
 			.prog = w->opt->prog,
 			.alive = still_alive,

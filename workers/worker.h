@@ -32,10 +32,11 @@ struct q_worker_options {
 	bool mpi;                  /* join the MPI world (mpipath.h) */
 	size_t mpi_threshold;      /* 0: Q_MPI_THRESHOLD_DEFAULT */
 	size_t mpi_mem;            /* 0: a quarter of the node's memory */
+	size_t mpi_prefault;       /* bytes to fault in at start, or 0 */
 };
 
 #define Q_WORKER_OPTIONS_INIT \
-	{ 0, false, -1.0, 0, 10.0, 60, false, "qworker", false, 0, 0 }
+	{ 0, false, -1.0, 0, 10.0, 60, false, "qworker", false, 0, 0, 0 }
 
 /* Run until stopped or idle; returns the exit status (0, or 3 for a spool
  * or system error). */

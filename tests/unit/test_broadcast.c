@@ -40,7 +40,7 @@ Test(broadcast, submission_records_path_size_and_sum)
 		     err.message);
 	cr_assert_eq(len, 10);
 	cr_assert_str_eq(data, "0123456789");
-	free(data);
+	q_big_free(data);
 	/* Other bytes, same size: refused, saying why. */
 	write_file(path, "0123456788", 10);
 	cr_assert_lt(q_broadcast_read(h, &data, &len, &err), 0);

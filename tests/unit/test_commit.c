@@ -66,11 +66,11 @@ Test(commit, record_holds_outputs_and_the_job_finishes)
 	cr_assert_eq(q_record_output_mem(h, &rec, 0, false, 100, &data, &len,
 					 &err), 0);
 	cr_assert_str_eq(data, "hello\n");
-	free(data);
+	q_big_free(data);
 	cr_assert_eq(q_record_output_mem(h, &rec, 0, true, 100, &data, &len,
 					 &err), 0);
 	cr_assert_str_eq(data, "log line\n");
-	free(data);
+	q_big_free(data);
 	q_record_release(&rec);
 	/* The temporaries were consumed. */
 	cr_assert_not(exists("%s", tmpdir));
@@ -108,7 +108,7 @@ Test(commit, big_output_gets_its_own_file)
 					 &err), 0);
 	cr_assert_eq(len, big);
 	cr_assert_eq(memcmp(data, text, big), 0);
-	free(data);
+	q_big_free(data);
 	free(text);
 	q_record_release(&rec);
 	tspool_fini(&t);
@@ -148,11 +148,11 @@ Test(commit, memory_outputs_inline_or_as_files)
 	cr_assert_eq(len, big);
 	for (size_t i = 0; i < big; i++)
 		cr_assert_eq(data[i], (char)('a' + i % 26));
-	free(data);
+	q_big_free(data);
 	cr_assert_eq(q_record_output_mem(h, &rec, 0, true, 100, &data, &len,
 					 &err), 0);
 	cr_assert_str_eq(data, "small log\n");
-	free(data);
+	q_big_free(data);
 	q_record_release(&rec);
 	tspool_fini(&t);
 }
@@ -415,13 +415,13 @@ Test(commit, disk_full_at_every_write, .timeout = 120)
 				     0, "k=%u: %s", k, err.message);
 			cr_assert(len == big && memcmp(data, text, big) == 0,
 				  "k=%u: the big output is damaged", k);
-			free(data);
+			q_big_free(data);
 			cr_assert_eq(q_record_output_mem(h, &rec, 1, false, 64,
 							 &data, &len, &err),
 				     0, "k=%u: %s", k, err.message);
 			cr_assert(len == 6 && memcmp(data, "small\n", 6) == 0,
 				  "k=%u: the small output is damaged", k);
-			free(data);
+			q_big_free(data);
 			q_record_release(&rec);
 			struct q_counts c;
 			cr_assert_eq(q_job_counts(h, &c, &err), 0);
@@ -518,7 +518,7 @@ Test(commit, bundle_shares_one_segment)
 		cr_assert_eq(q_record_output_mem(h, &rec, 0, false, 100, &data,
 						 &len, &err), 0);
 		cr_assert_str_eq(data, "out\n");
-		free(data);
+		q_big_free(data);
 		/* Its chunk key finds it in the cache. */
 		uint64_t job, chunk;
 		cr_assert(q__cache_lookup(t.sp, rec.chunk_key, &job, &chunk));

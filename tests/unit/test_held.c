@@ -102,7 +102,7 @@ Test(held, a_spill_is_read_by_everyone_and_the_first_wins)
 				   &err), 0, "%s", err.message);
 	cr_assert_eq(len, BIG);
 	cr_assert_eq(memcmp(data, bytes, BIG), 0, "the first file stays");
-	free(data);
+	q_big_free(data);
 	free(bytes);
 	free(other);
 	char tmp[256];
@@ -148,7 +148,7 @@ Test(held, the_fetch_hook_gets_it_and_the_checksum_guards_it)
 		     "%s", err.message);
 	cr_assert_eq(len, 100, "cut at max");
 	cr_assert_eq(data[99], 'h');
-	free(data);
+	q_big_free(data);
 	hooks.arg = (void *)&wrong;
 	q_spool_set_world(t.sp, WORLD, 1, &hooks);
 	cr_assert_eq(q_item_output(t.cache, id, 0, SIZE_MAX, &data, &len,
@@ -187,7 +187,7 @@ Test(held, a_damaged_file_is_refused)
 	size_t len;
 	cr_assert_eq(q_item_output(t.cache, id, 0, SIZE_MAX, &data, &len,
 				   &err), 0, "%s", err.message);
-	free(data);
+	q_big_free(data);
 	FILE *f = fopen(path, "r+");
 	cr_assert_not_null(f);
 	fseek(f, 1234, SEEK_SET);
@@ -220,5 +220,63 @@ Test(held, moved_counters_add_up_per_job)
 	cr_assert_eq(sum.workers, 2);
 	cr_assert_eq(sum.mpi_bytes, 300 + (1 << 20));
 	cr_assert_eq(sum.file_bytes, 7);
+	tspool_fini(&t);
+}
+
+/* The MPI store lends a result it holds to its own rank's consumers
+ * (workers/mpipath.c lend_own): a reader gets the very memory, and one
+ * that cuts it gets a copy, never a NUL written into the holder's
+ * bytes. */
+static char *lent_bytes;
+static int lent_releases;
+
+static void lent_back(void *arg)
+{
+	lent_releases++;
+}
+
+static int lending_fetch(void *arg, struct q_jobh *h,
+			 const struct q_record *rec, size_t i, char **data_out,
+			 size_t *len_out, struct q_error *err)
+{
+	q_big_lend(lent_bytes, lent_back, NULL);
+	*data_out = lent_bytes;
+	*len_out = rec->items[i].out.length;
+	return 1;   /* checked by the holder */
+}
+
+Test(held, lent_memory_is_shared_and_never_cut_in_place)
+{
+	struct tspool t;
+	tspool_init(&t);
+	struct q_jobh *h;
+	uint64_t id = tsubmit(&t, tjob_simple("h", 1));
+	commit_held(&t, id, &h);
+	lent_bytes = malloc(BIG + 1);
+	memset(lent_bytes, 'h', BIG);
+	lent_bytes[BIG] = '\0';
+	struct q_world_hooks hooks = { lending_fetch, NULL, NULL, NULL };
+	q_spool_set_world(t.sp, WORLD, 5, &hooks);
+	struct q_error err = Q_ERROR_INIT;
+	char *data;
+	size_t len;
+	cr_assert_eq(q_item_output(t.cache, id, 0, SIZE_MAX, &data, &len,
+				   &err), 0, "%s", err.message);
+	cr_assert_eq(data, lent_bytes, "the holder's memory, not a copy");
+	cr_assert_eq(len, BIG);
+	cr_assert_eq(lent_releases, 0);
+	q_big_free(data);
+	cr_assert_eq(lent_releases, 1, "released back to the holder");
+
+	cr_assert_eq(q_item_output(t.cache, id, 0, 100, &data, &len, &err), 0,
+		     "%s", err.message);
+	cr_assert_neq(data, lent_bytes, "a cut input is a copy");
+	cr_assert_eq(len, 100);
+	cr_assert_eq(data[100], '\0');
+	cr_assert_eq(lent_bytes[100], 'h', "the holder's bytes are untouched");
+	cr_assert_eq(lent_releases, 2, "the lending ended with the copy");
+	q_big_free(data);
+	q_spool_set_world(t.sp, "", 0, NULL);
+	free(lent_bytes);
 	tspool_fini(&t);
 }

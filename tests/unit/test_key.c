@@ -118,7 +118,7 @@ Test(key, an_identical_chunk_reuses_the_result)
 	cr_assert_eq(q_item_output(t.cache, again, 0, 100, &data, &len, &err),
 		     0);
 	cr_assert_str_eq(data, "3.14 78 100\n");
-	free(data);
+	q_big_free(data);
 	struct q_counts c;
 	cr_assert_eq(q_job_counts(h, &c, &err), 0);
 	cr_assert_eq(c.done, 1);

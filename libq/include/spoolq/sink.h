@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <spoolq/bigbuf.h>
 #include <spoolq/export.h>
 #include <spoolq/queue.h>
 
@@ -66,10 +67,6 @@ Q_EXPORT int q_sink_printf(struct q_sink *s, const char *fmt, ...)
 Q_EXPORT int q_sink_finish(struct q_sink *s, struct q_output *out);
 /* Drop everything: memory, open file and temporary. */
 Q_EXPORT void q_sink_discard(struct q_sink *s);
-/* Memory for `n` bytes of a big result (NULL when there is none): on
- * huge pages where the kernel offers them, for fewer page faults; freed
- * with free(). */
-Q_EXPORT void *q_big_alloc(size_t n);
 /* Release an output the commit did not consume (memory, temporary). */
 Q_EXPORT void q_output_discard(struct q_spool *spool, struct q_output *out);
 

@@ -17,6 +17,7 @@
 #include <spoolq/job.h>
 #include <spoolq/record.h>
 #include <spoolq/queue.h>
+#include <spoolq/bigbuf.h>
 #include <spoolq/sink.h>
 #include <spoolq/status.h>
 #include <spoolq/events.h>
