@@ -807,26 +807,20 @@ static int agree_on_world(struct q_mpi *m, struct q_error *err)
 }
 
 /* --mpi-prefault: receive memory faulted in now, not during the first
- * pulls (spoolq/bigbuf.h design note 1). */
-static int prefault(struct q_mpi *m, struct q_error *err)
+ * pulls (spoolq/bigbuf.h design note 1). Without it the rank works
+ * all the same, so a failure is only said. */
+static void prefault(struct q_mpi *m)
 {
-	if (m->opt.prefault > m->opt.mem)
-		return q_error_set(err, Q_ERR_INPUT, 0, "--mpi-prefault (%zu "
-				   "MiB) is more than this rank's budget "
-				   "(%zu MiB, --mpi-mem): give a smaller "
-				   "--mpi-prefault or a bigger --mpi-mem",
-				   m->opt.prefault >> 20, m->opt.mem >> 20);
 	int64_t t0 = mpi_mono_ns();
 	int ret = q_big_reserve(m->opt.prefault);
 	if (ret < 0)
-		return q_error_set(err, Q_ERR_SYSTEM, -ret, "--mpi-prefault: "
-				   "cannot fault in %zu MiB",
-				   m->opt.prefault >> 20);
-	if (m->opt.verbose)
+		fprintf(stderr, "%s: --mpi-prefault: cannot fault in %zu MiB "
+			"(%s); receive memory is faulted in on first use\n",
+			m->opt.prog, m->opt.prefault >> 20, strerror(-ret));
+	else if (m->opt.verbose)
 		fprintf(stderr, "%s: faulted in %zu MiB for receiving in "
 			"%.1f ms\n", m->opt.prog, m->opt.prefault >> 20,
 			(double)(mpi_mono_ns() - t0) / 1e6);
-	return 0;
 }
 
 int q_mpi_start(struct q_spool *sp, const char *worker_id,
@@ -834,6 +828,13 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 		struct q_error *err)
 {
 	int provided = 0, flag = 0, rc;
+	size_t mem = opt->mem ? opt->mem : default_budget();
+	if (opt->prefault > mem)
+		return q_error_set(err, Q_ERR_INPUT, 0, "--mpi-prefault (%zu "
+				   "MiB) is more than this rank's budget for "
+				   "held results (%zu MiB, --mpi-mem): give a "
+				   "smaller --mpi-prefault or a bigger --mpi-mem",
+				   opt->prefault >> 20, mem >> 20);
 	MPI_Initialized(&flag);
 	if (flag)
 		return q_error_set(err, Q_ERR_SYSTEM, EBUSY,
@@ -854,8 +855,7 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 		abort();
 	m->sp = sp;
 	m->opt = *opt;
-	if (!m->opt.mem)
-		m->opt.mem = default_budget();
+	m->opt.mem = mem;
 	snprintf(m->worker_id, sizeof(m->worker_id), "%s", worker_id);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->moved_lock, NULL);
@@ -881,10 +881,8 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 	}
 	m->cache = q_jobcache_new(sp);
 	q_big_keep_limit(m->opt.mem);
-	if (m->opt.prefault && prefault(m, err) < 0) {
-		MPI_Abort(MPI_COMM_WORLD, 3);
-		return -EIO;
-	}
+	if (m->opt.prefault)
+		prefault(m);
 	struct q_world_hooks hooks = { fetch, on_file_read, mpi_bcast_get, m };
 	q_spool_set_world(sp, m->world, (unsigned)m->rank, &hooks);
 	if (pthread_create(&m->server, NULL, serve, m) != 0) {

@@ -730,7 +730,8 @@ static int setup(struct worker *w)
 					     : Q_MPI_THRESHOLD_DEFAULT;
 		if (q_mpi_start(w->sp, w->id, &mo, &w->mpi, &err) < 0) {
 			report(w, &err);
-			return -1;
+			/* A bad option value is the user's: exit status 2. */
+			return q_error_exit_status(&err) == 2 ? -2 : -1;
 		}
 	}
 	w->next_repair = mono_ns() + REPAIR_EVERY_NS / 10;
@@ -853,9 +854,10 @@ int q_worker_main(struct q_spool *sp, const struct q_worker_options *opt)
 	int64_t idle_since = 0;
 
 	q_builtin_kernels_register();
-	if (setup(&w) < 0) {
+	int bad = setup(&w);
+	if (bad < 0) {
 		teardown(&w);
-		return 3;
+		return bad == -2 ? 2 : 3;
 	}
 	for (;;) {
 		handle_signals(&w);

@@ -18,7 +18,7 @@ _spoolq_opts_qsubmit='--spool --group --name --array --threads --after
   --broadcast --mpi-threshold --help --version'
 _spoolq_opts_qworker='--spool --cpus --exit-when-idle --no-exit-when-idle
   --max-tasks --grace --lease --plugin --verbose --no-fsync --no-events
-  --mpi --mpi-threshold --mpi-mem --help --version'
+  --mpi --mpi-threshold --mpi-mem --mpi-prefault --help --version'
 _spoolq_opts_qstatus='--spool --tasks --json --wait --repair --dot --events
   --report --watch --help --version'
 _spoolq_opts_qcollect='--spool --follow --json --output --no-wait --stderr
@@ -31,7 +31,7 @@ _spoolq_opts_qrun='--workers --spool --all --output --json --plugin
 _spoolq_valued=' --spool --name --array --threads --after --kernel --arg
   --env --cwd --chunk --retries --timeout --priority --tasks --check
   --plugin --broadcast --mpi-threshold --cpus --max-tasks --grace --lease
-  --mpi-mem --report --output --workers '
+  --mpi-mem --mpi-prefault --report --output --workers '
 
 # Sets `words` and `cword` (the caller's locals) from COMP_WORDS and
 # COMP_CWORD, with "--opt" "=" "value" (bash splits at '=') joined back

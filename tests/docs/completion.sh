@@ -87,7 +87,7 @@ run_checks() {
 		qcancel --spool "$T/other" gamma ""
 	expect "no such spool: nothing" "" qstatus --spool "$T/nowhere" ""
 	expect "options" "--wait --watch" qstatus --wa
-	expect "options of qworker" "--mpi --mpi-mem --mpi-threshold" \
+	expect "options of qworker" "--mpi --mpi-mem --mpi-prefault --mpi-threshold" \
 		qworker --mp
 	expect "no operands for qworker" "" qworker ""
 	expect "--spool takes a directory" "sub" qworker --spool s

@@ -20,6 +20,12 @@ bad "a size with a bad unit" "optionally with K, M, G or T" --mpi --mpi-mem 4X
 bad "a size that is not a number" "got 'lots'" --mpi --mpi-mem lots
 bad "a budget below 1 MiB" "from 1048576" --mpi --mpi-mem 1K
 bad "MPI options without --mpi" "go with --mpi" --mpi-threshold 2M
+bad "--mpi-prefault without --mpi" "go with --mpi" --mpi-prefault 8M
+bad "--mpi-prefault not a size" "got 'some'" --mpi --mpi-prefault some
+bad "--mpi-prefault over --mpi-mem" "is more than --mpi-mem (16 MiB)" \
+	--mpi --mpi-mem 16M --mpi-prefault 32M
+bad "--mpi-prefault over the default budget" "more than this rank's budget" \
+	--mpi --mpi-prefault 100T
 expect_eq "the spool is unchanged" "$before" "$(spool_snapshot)"
 
 cat > "$T/wf.yaml" <<YAML
@@ -34,10 +40,12 @@ tasks:
     args: {expect_bytes: 3145728}
 YAML
 "$QSUBMIT" "$T/wf.yaml" > /dev/null
-"$QWORKER" --mpi --mpi-threshold 2M --mpi-mem 16M --exit-when-idle \
-	--verbose 2> "$T/alone.err"
+"$QWORKER" --mpi --mpi-threshold 2M --mpi-mem 16M --mpi-prefault 8M \
+	--exit-when-idle --verbose 2> "$T/alone.err"
 expect_eq "a world of one: exit status" 0 $?
 check "a world of one: rank 0 of 1" grep -q "MPI rank 0 of 1" "$T/alone.err"
+check "a world of one: --mpi-prefault faulted memory in" \
+	grep -q "faulted in 8 MiB for receiving" "$T/alone.err"
 expect_eq "a world of one: held, then written at exit" 1 \
 	"$(cat "$QSPOOL"/jobs/2/done/*/* | grep -a '^held ' | sort -u | wc -l)"
 "$QCOLLECT" 2 --output "$T/out" > /dev/null

@@ -81,9 +81,11 @@ Q_EXPORT void q_spool_tmp_remove(struct q_spool *spool, const char *name);
  * calls hooks->fetch (from any thread) to get the bytes, which it then
  * checks against the recorded checksum. Without a fetch hook such a
  * reader reports where the output is held and how to get it written.
- * fetch returns 0 with *data_out malloc'ed (*len_out bytes and a NUL
- * after them), 1 the same when it has checked the bytes against the
- * record's checksum itself, or -errno with err set. hooks->file_read, if set, hears of every big output (a
+ * fetch returns 0 with *data_out (*len_out bytes and a NUL after them)
+ * from malloc, q_big_alloc or lent with q_big_lend (spoolq/bigbuf.h;
+ * the reader releases it with q_big_free), 1 the same when it has
+ * checked the bytes against the record's checksum itself, or -errno
+ * with err set. hooks->file_read, if set, hears of every big output (a
  * file of its own) a reader took from the spool: `bytes` of job `job`'s
  * results (the counters qstatus shows). Set once, before any thread
  * reads records; `hooks` is copied.
