@@ -22,24 +22,39 @@
 #            run whose consumer made both inputs itself pulled nothing:
 #            its handoff line says pulled=0 and it has no pull line.
 #          check_<S>MiB: the pulled bytes' checksum (the "checked in").
+#   mpi_prefault  the same with --mpi-prefault 512M: each rank faults
+#          its receive memory in when it starts (docs/mpi.md, Memory),
+#          as a rank does for itself after its first tasks.
 #   files  the same workflow, 2 plain qworker --cpus 1 --exit-when-idle
 #          started together (fsync on, the default): handoff_<S>MiB and
 #          claim_<S>MiB the same way.
 #   raw    mpirun -n 2 --bind-to none bench/mpi_raw -r 5 -b 1 S...: the
 #          p2p median for each size (p2p_<S>MiB, GB/s), the ceiling for
 #          pull_<S>MiB (-b 1: its broadcast, not used here, takes no time).
-# bench/run.sh runs the three alternately, 5 times by default. Every
+#   bcast, bcast_prefault  a broadcast input of B MiB (256; quick: 16)
+#          used by 100 tasks on 4 ranks (tests/mpi/mpi_broadcast.sh's
+#          workflow), without and with --mpi-prefault 512M. From the
+#          three receiving ranks' "broadcast input ... received" lines:
+#          bcast_xfer_<B>MiB, B over the slowest rank's MPI_Bcast (GB/s),
+#          and bcast_e2e_<B>MiB, B over the slowest rank's whole receive:
+#          its memory, the transfer and the checksum.
+#   bcast_raw  mpirun -n 4 bench/mpi_raw -b B: plain MPI_Bcast of a
+#          warm buffer (bcast_raw_<B>MiB, GB/s), their ceiling.
+# bench/run.sh runs them alternately, 5 times by default. Every
 # consumer's line is checked: 2 inputs, 2*S MiB, and the same sum in every
 # run and variant. Without MPI (no bench/mpi_raw, no mpirun, or a qworker
 # built without it) every system says skipped.
 . "$(dirname "$0")/lib.sh"
-[ "${1:-}" = --systems ] && { echo mpi files raw; exit 0; }
+[ "${1:-}" = --systems ] && { echo mpi mpi_prefault files raw bcast bcast_prefault bcast_raw; exit 0; }
 w=mpi
 QCOLLECT=$BENCH_BIN/cmd/qcollect
 MPI_RAW=$BENCH_BIN/bench/mpi_raw
 PY=$BENCH_PY
 [ -x "$PY" ] || PY=python3
 sizes=${BENCH_MPI_SIZES:-$(quick "1 16" "1 16 64 256")}
+bcast_mib=${BENCH_MPI_BCAST:-$(quick 16 256)}
+# Room for the biggest result (256 MiB and its NUL, in 2 MiB pages).
+PREFAULT=512M
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Two ranks even where Open MPI counts fewer slots (a 1-core CI VM).
 export OMPI_MCA_rmaps_base_oversubscribe=1
@@ -113,25 +128,27 @@ pulled() {
 		awk '{ b += $1; t += $2; c += $3; n++ } END { printf "%d %.3f %.3f %d\n", b, t, c, n }'
 }
 
+# one_mpi SIZE SYSTEM [QWORKER OPTION...]
 one_mpi() {
-	local s=$1 spool log t h c bytes ms cms n
+	local s=$1 sys=$2 spool log t h c bytes ms cms n
+	shift 2
 	spool=$(new_spool mpi)
 	log=$spool.log
 	"$QSUBMIT" --spool "$spool" "$(workflow "$s")" >/dev/null
 	timeout 600 mpirun -n 2 --bind-to none "$QWORKER" --spool "$spool" --mpi \
-		--cpus 1 --exit-when-idle --verbose 2> "$log" ||
+		--cpus 1 --exit-when-idle --verbose "$@" 2> "$log" ||
 		{ cat "$log" >&2; die "mpirun of 2 qworker --mpi on $spool failed"; }
 	check_done "$spool" 3
 	t=$(handoff_times "$spool" "$s") || die "$spool: the consumer's result is wrong (above)"
 	read -r h c <<< "$t"
 	read -r bytes ms cms n < <(pulled "$log")
-	echo "bench: mpi $s MiB: handoff $h ms (claim $c ms; pulled $bytes bytes in $ms ms, checked in $cms ms)" >&2
-	result $w mpi "handoff_${s}MiB" "$h" ms lower n="$s" pulled="$n"
-	result $w mpi "claim_${s}MiB" "$c" ms lower n="$s"
+	echo "bench: $sys $s MiB: handoff $h ms (claim $c ms; pulled $bytes bytes in $ms ms, checked in $cms ms)" >&2
+	result $w "$sys" "handoff_${s}MiB" "$h" ms lower n="$s" pulled="$n"
+	result $w "$sys" "claim_${s}MiB" "$c" ms lower n="$s"
 	if [ "$n" -gt 0 ]; then
-		result $w mpi "pull_${s}MiB" "$(calc "$bytes / ($ms * 1e6)")" GB/s higher \
+		result $w "$sys" "pull_${s}MiB" "$(calc "$bytes / ($ms * 1e6)")" GB/s higher \
 			n="$s" pulls="$n"
-		result $w mpi "check_${s}MiB" "$cms" ms lower n="$s"
+		result $w "$sys" "check_${s}MiB" "$cms" ms lower n="$s"
 	fi
 	rm -rf "$spool" "$log"
 }
@@ -163,14 +180,63 @@ raw() {
 	done
 }
 
+# one_bcast SYSTEM [QWORKER OPTION...]: the broadcast of bcast_mib MiB.
+one_bcast() {
+	local sys=$1 spool log input=$BENCH_STATE/bcast-$bcast_mib.bin got
+	shift
+	[ -f "$input" ] || head -c $((bcast_mib << 20)) /dev/urandom > "$input" ||
+		die "cannot write $input"
+	spool=$(new_spool bcast)
+	log=$spool.log
+	cat > "$spool.yaml" <<YAML
+name: bcast-${bcast_mib}MiB
+broadcast: $input
+tasks:
+  part:
+    kernel: bcast_slice
+    array: 0..99
+    args: {slice: "{i}", of: 100}
+YAML
+	"$QSUBMIT" --spool "$spool" "$spool.yaml" >/dev/null
+	timeout 600 mpirun -n 4 --bind-to none "$QWORKER" --spool "$spool" --mpi \
+		--cpus 1 --exit-when-idle --verbose "$@" 2> "$log" ||
+		{ cat "$log" >&2; die "mpirun of 4 qworker --mpi on $spool failed"; }
+	check_done "$spool" 100
+	# "... received from rank 0 in X ms (R GB/s), memory M ms, checked
+	# in C ms": the slowest rank's transfer and its whole receive.
+	got=$(sed -n 's/.*broadcast input of \([0-9]*\) bytes received from rank 0 in \([0-9.]*\) ms .*memory \([0-9.]*\) ms, checked in \([0-9.]*\) ms.*/\1 \2 \3 \4/p' "$log" |
+		awk '{ n++; b = $1; if ($2 > x) x = $2; e = $2 + $3 + $4; if (e > t) t = e }
+			END { if (n == 3) printf "%d %.3f %.3f\n", b, x, t }')
+	[ -n "$got" ] || { cat "$log" >&2; die "$spool: expected 3 ranks to receive the broadcast"; }
+	read -r b x t <<< "$got"
+	echo "bench: $sys $bcast_mib MiB to 4 ranks: slowest transfer $x ms, slowest receive $t ms" >&2
+	result $w "$sys" "bcast_xfer_${bcast_mib}MiB" "$(calc "$b / ($x * 1e6)")" GB/s higher n="$bcast_mib"
+	result $w "$sys" "bcast_e2e_${bcast_mib}MiB" "$(calc "$b / ($t * 1e6)")" GB/s higher n="$bcast_mib"
+	rm -rf "$spool" "$spool.yaml" "$log"
+}
+
+bcast_raw() {
+	local out v
+	out=$(timeout 600 mpirun -n 4 --bind-to none "$MPI_RAW" -r 5 -b "$bcast_mib" 1) ||
+		die "mpirun -n 4 $MPI_RAW failed"
+	echo "$out" >&2
+	v=$(echo "$out" | sed -n "s/^bcast $bcast_mib MiB to 4 ranks: median \([0-9.]*\) GB\/s.*/\1/p")
+	[ -n "$v" ] || die "mpi_raw printed no bcast figure for $bcast_mib MiB"
+	result $w bcast_raw "bcast_raw_${bcast_mib}MiB" "$v" GB/s higher n="$bcast_mib"
+}
+
 case ${1:-} in
-mpi|files|raw)
+mpi|mpi_prefault|files|raw|bcast|bcast_prefault|bcast_raw)
 	why=$(no_mpi)
 	[ -z "$why" ] || { skip $w "$1" "$why"; exit 0; }
 	case $1 in
-	mpi) for s in $sizes; do one_mpi "$s"; done ;;
+	mpi) for s in $sizes; do one_mpi "$s" mpi; done ;;
+	mpi_prefault) for s in $sizes; do one_mpi "$s" mpi_prefault --mpi-prefault $PREFAULT; done ;;
 	files) for s in $sizes; do one_files "$s"; done ;;
 	raw) raw ;;
+	bcast) one_bcast bcast ;;
+	bcast_prefault) one_bcast bcast_prefault --mpi-prefault $PREFAULT ;;
+	bcast_raw) bcast_raw ;;
 	esac ;;
-*) die "usage: wl_mpi.sh mpi|files|raw|--systems" ;;
+*) die "usage: wl_mpi.sh mpi|mpi_prefault|files|raw|bcast|bcast_prefault|bcast_raw|--systems" ;;
 esac

@@ -875,14 +875,16 @@ int q_mpi_start(struct q_spool *sp, const char *worker_id,
 	int *tag_ub = NULL;
 	MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &flag);
 	m->tag_span = (flag && tag_ub ? *tag_ub : 32767) - TAG_FIRST_REPLY;
+	/* Before the world's first collective, so that the ranks start
+	 * claiming together, however long each took to fault its memory. */
+	q_big_keep_limit(m->opt.mem);
+	if (m->opt.prefault)
+		prefault(m);
 	if (agree_on_world(m, err) < 0) {
 		MPI_Abort(MPI_COMM_WORLD, 3);
 		return -EIO;
 	}
 	m->cache = q_jobcache_new(sp);
-	q_big_keep_limit(m->opt.mem);
-	if (m->opt.prefault)
-		prefault(m);
 	struct q_world_hooks hooks = { fetch, on_file_read, mpi_bcast_get, m };
 	q_spool_set_world(sp, m->world, (unsigned)m->rank, &hooks);
 	if (pthread_create(&m->server, NULL, serve, m) != 0) {
