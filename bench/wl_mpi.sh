@@ -30,7 +30,10 @@
 #          claim_<S>MiB the same way.
 #   raw    mpirun -n 2 --bind-to none bench/mpi_raw -r 5 -b 1 S...: the
 #          p2p median for each size (p2p_<S>MiB, GB/s), the ceiling for
-#          pull_<S>MiB (-b 1: its broadcast, not used here, takes no time).
+#          pull_<S>MiB (-b 1: its broadcast, not used here, takes no time),
+#          and p2p_fresh_<S>MiB, the same into fresh memory each time
+#          (page faults timed): the ceiling for a first pull without
+#          --mpi-prefault.
 #   bcast, bcast_prefault  a broadcast input of B MiB (256; quick: 16)
 #          used by 100 tasks on 4 ranks (tests/mpi/mpi_broadcast.sh's
 #          workflow), without and with --mpi-prefault 512M. From the
@@ -177,6 +180,9 @@ raw() {
 		v=$(echo "$out" | sed -n "s/^p2p $s MiB: median \([0-9.]*\) GB\/s.*/\1/p")
 		[ -n "$v" ] || die "mpi_raw printed no p2p figure for $s MiB"
 		result $w raw "p2p_${s}MiB" "$v" GB/s higher n="$s"
+		v=$(echo "$out" | sed -n "s/^p2p_fresh $s MiB: median \([0-9.]*\) GB\/s.*/\1/p")
+		[ -n "$v" ] || die "mpi_raw printed no p2p_fresh figure for $s MiB"
+		result $w raw "p2p_fresh_${s}MiB" "$v" GB/s higher n="$s"
 	done
 }
 

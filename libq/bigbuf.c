@@ -60,6 +60,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *regions;
 static struct lending *lendings;
 static size_t kept_bytes, keep_limit;
+static unsigned long given, reused;
 
 static size_t round_up(size_t n)
 {
@@ -183,6 +184,8 @@ void *q_big_alloc(size_t n)
 	struct region *r = best_fit_locked(size);
 	if (r) {
 		take_locked(r, size);
+		given++;
+		reused++;
 		pthread_mutex_unlock(&lock);
 		return r->base;
 	}
@@ -192,6 +195,7 @@ void *q_big_alloc(size_t n)
 		return NULL;
 	pthread_mutex_lock(&lock);
 	add_locked(base, size, false);
+	given++;
 	pthread_mutex_unlock(&lock);
 	return base;
 }
@@ -260,6 +264,14 @@ size_t q_big_kept(void)
 	size_t n = kept_bytes;
 	pthread_mutex_unlock(&lock);
 	return n;
+}
+
+void q_big_counts(unsigned long *given_out, unsigned long *reused_out)
+{
+	pthread_mutex_lock(&lock);
+	*given_out = given;
+	*reused_out = reused;
+	pthread_mutex_unlock(&lock);
 }
 
 int q_big_reserve(size_t bytes)

@@ -43,6 +43,10 @@ Test(bigbuf, a_released_buffer_is_given_out_again)
 	cr_assert_eq(q_big_kept(), 10 * MIB, "rounded up to 2 MiB");
 	char *q = q_big_alloc(8 * MIB + 1);
 	cr_assert_eq(q, p, "the kept buffer, not fresh memory");
+	unsigned long given, reused;
+	q_big_counts(&given, &reused);
+	cr_assert_eq(given, 2);
+	cr_assert_eq(reused, 1);
 	cr_assert_eq(q_big_kept(), 0);
 	cr_assert_eq(q[8 * MIB], 'a', "kept memory is not cleared");
 	q_big_free(q);
@@ -134,7 +138,11 @@ Test(bigbuf, threads_share_the_kept_buffers)
 		pthread_join(t[i], NULL);
 	size_t kept = q_big_kept();
 	cr_assert_geq(kept, 32 * MIB);
-	cr_assert_leq(kept, (32 + 4 * 12) * MIB, "at most what was in use");
+	cr_assert_leq(kept, 256 * MIB, "within the limit");
+	unsigned long given, reused;
+	q_big_counts(&given, &reused);
+	cr_assert_eq(given, 4 * 50);
+	cr_assert_gt(reused, 0, "kept memory was given out again");
 	/* The reserve's parts came back and joined: 32 MiB in one. */
 	char *p = q_big_alloc(32 * MIB);
 	cr_assert_eq(q_big_kept(), kept - 32 * MIB, "from what was kept");

@@ -44,6 +44,10 @@ Q_EXPORT void q_big_trim(size_t bytes);
 /* Bytes kept now, ready for reuse. */
 Q_EXPORT size_t q_big_kept(void);
 
+/* Since the process started: big buffers given out, and how many of
+ * them were kept memory rather than fresh (for qworker --verbose). */
+Q_EXPORT void q_big_counts(unsigned long *given, unsigned long *reused);
+
 /* Fault `bytes` in now and keep them (split among later requests of any
  * size): 0, -ENOMEM, or -ENOSPC when the keep limit has no room. */
 Q_EXPORT int q_big_reserve(size_t bytes);
