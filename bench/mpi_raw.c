@@ -173,6 +173,21 @@ static void report(const char *label, size_t len, double *secs, int reps)
 	free(rate);
 }
 
+/* Rank 0: send buf to rank 1 `reps` times, each timed from the first
+ * send to rank 1's acknowledgement. */
+static void time_sends(const unsigned char *buf, size_t len, int reps,
+		       double *secs)
+{
+	unsigned char ack;
+	for (int r = 0; r < reps; r++) {
+		double t0 = MPI_Wtime();
+		send_all(buf, len, 1);
+		check(MPI_Recv(&ack, 1, MPI_BYTE, 1, TAG_ACK, MPI_COMM_WORLD,
+			       MPI_STATUS_IGNORE), "MPI_Recv (ack)");
+		secs[r] = MPI_Wtime() - t0;
+	}
+}
+
 static void p2p(size_t mib, int reps, double *secs)
 {
 	const size_t len = mib * MIB;
@@ -185,25 +200,11 @@ static void p2p(size_t mib, int reps, double *secs)
 		check(MPI_Recv(&ack, 1, MPI_BYTE, 1, TAG_ACK, MPI_COMM_WORLD,
 			       MPI_STATUS_IGNORE), "MPI_Recv (ack)");
 		fill(buf, len, 2);
-		for (int r = 0; r < reps; r++) {
-			double t0 = MPI_Wtime();
-			send_all(buf, len, 1);
-			check(MPI_Recv(&ack, 1, MPI_BYTE, 1, TAG_ACK,
-				       MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-			      "MPI_Recv (ack)");
-			secs[r] = MPI_Wtime() - t0;
-		}
+		time_sends(buf, len, reps, secs);
 		char label[64];
 		snprintf(label, sizeof(label), "p2p %zu MiB", mib);
 		report(label, len, secs, reps);
-		for (int r = 0; r < reps; r++) {
-			double t0 = MPI_Wtime();
-			send_all(buf, len, 1);
-			check(MPI_Recv(&ack, 1, MPI_BYTE, 1, TAG_ACK,
-				       MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-			      "MPI_Recv (ack)");
-			secs[r] = MPI_Wtime() - t0;
-		}
+		time_sends(buf, len, reps, secs);
 		free(buf);
 		snprintf(label, sizeof(label), "p2p_fresh %zu MiB", mib);
 		report(label, len, secs, reps);
