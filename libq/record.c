@@ -707,10 +707,12 @@ static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
 		q_big_free(data);
 		data = cut;
 	}
-	if (len > max) {
+	if (len > max)
 		len = max;
+	/* The hook's own memory gets its NUL here; lent memory has one
+	 * already (its owner's, not to be written by a reader). */
+	if (!q_big_is_lent(data))
 		data[len] = '\0';
-	}
 	*data_out = data;
 	*len_out = len;
 	return 0;
