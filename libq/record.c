@@ -695,7 +695,8 @@ static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
 	}
 	/* Cut in place, not copied: the hook's buffer has len + 1 bytes.
 	 * Lent memory (the holder's own result) is shared: cut a copy. */
-	if (len > max && q_big_is_lent(data)) {
+	bool lent = q_big_is_lent(data);
+	if (len > max && lent) {
 		char *cut = q_big_alloc(max + 1);
 		if (!cut) {
 			q_big_free(data);
@@ -706,12 +707,13 @@ static int held_input(struct q_jobh *h, const struct q_record *rec, size_t i,
 		memcpy(cut, data, max);
 		q_big_free(data);
 		data = cut;
+		lent = false;
 	}
 	if (len > max)
 		len = max;
 	/* The hook's own memory gets its NUL here; lent memory has one
 	 * already (its owner's, not to be written by a reader). */
-	if (!q_big_is_lent(data))
+	if (!lent)
 		data[len] = '\0';
 	*data_out = data;
 	*len_out = len;

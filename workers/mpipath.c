@@ -294,8 +294,8 @@ bool q_mpi_keep(struct q_mpi *m, uint64_t job, uint64_t item,
 	if (out->len > m->opt.mem || !make_room(m, out->len))
 		return false;   /* commit writes it as a file */
 	/* A NUL after the bytes, as every reader's buffer has: this one
-	 * is lent to this rank's own consumers (lend_own). Growing an
-	 * mmap'd block by a byte moves no data. */
+	 * is lent to this rank's own consumers (lend_own). glibc grows a
+	 * block this big in place (mremap), without copying it. */
 	char *data = realloc(out->data, out->len + 1);
 	if (!data)
 		return false;
@@ -813,7 +813,8 @@ static int agree_on_world(struct q_mpi *m, struct q_error *err)
 }
 
 /* --mpi-prefault: receive memory faulted in now, not during the first
- * pulls (spoolq/bigbuf.h design note 1). Without it the rank works
+ * pulls (libq/bigbuf.c design note 1). The budget was checked before
+ * MPI started (q_mpi_start), so every rank refuses it alike. Without it the rank works
  * all the same, so a failure is only said. */
 static void prefault(struct q_mpi *m)
 {

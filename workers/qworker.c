@@ -184,14 +184,6 @@ int main(int argc, char **argv)
 	    !opt.mpi)
 		return q_cli_usage_error(&cli, "--mpi-threshold, --mpi-mem and "
 					 "--mpi-prefault go with --mpi");
-	if (opt.mpi_mem && opt.mpi_prefault > opt.mpi_mem)
-		return q_cli_usage_error(&cli, "--mpi-prefault (%zu MiB) is "
-					 "more than --mpi-mem (%zu MiB): the "
-					 "memory faulted in at start is part "
-					 "of that budget; give a smaller "
-					 "--mpi-prefault or a bigger --mpi-mem",
-					 opt.mpi_prefault >> 20,
-					 opt.mpi_mem >> 20);
 	/* In a Slurm job a worker that waits for work holds its cores until
 	 * the time limit. A batch script that submits more work while its
 	 * workers run says --no-exit-when-idle and stops them itself. */

@@ -22,7 +22,7 @@ bad "a budget below 1 MiB" "from 1048576" --mpi --mpi-mem 1K
 bad "MPI options without --mpi" "go with --mpi" --mpi-threshold 2M
 bad "--mpi-prefault without --mpi" "go with --mpi" --mpi-prefault 8M
 bad "--mpi-prefault not a size" "got 'some'" --mpi --mpi-prefault some
-bad "--mpi-prefault over --mpi-mem" "is more than --mpi-mem (16 MiB)" \
+bad "--mpi-prefault over --mpi-mem" "is more than this rank's budget for held results (16 MiB, --mpi-mem)" \
 	--mpi --mpi-mem 16M --mpi-prefault 32M
 bad "--mpi-prefault over the default budget" "more than this rank's budget" \
 	--mpi --mpi-prefault 100T
